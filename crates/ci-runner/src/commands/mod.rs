@@ -1,0 +1,4 @@
+//! One module per `htci` subcommand: its arguments and its entry point.
+
+pub mod check;
+pub mod expr;
