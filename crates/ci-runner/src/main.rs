@@ -2,6 +2,11 @@
 //! signs the results with the runner's Nostr key and stores them.
 
 mod commands;
+mod executor;
+mod git;
+mod launcher;
+mod mask;
+mod workspace;
 
 use std::process::ExitCode;
 
