@@ -1,0 +1,329 @@
+//! Dropping every Linux capability before the job's command runs.
+//!
+//! A thread carries five capability sets. The effective set is what the
+//! kernel checks, the permitted set limits what may become effective, the
+//! inheritable and ambient sets decide what survives `execve`, and the
+//! bounding set caps what any later `execve` (of a file with file
+//! capabilities, say) can ever grant. Inside its new user namespace the
+//! sandbox's init starts with every capability of that namespace, so the
+//! command must lose all five sets before it runs, or it could mount, trace
+//! or reconfigure the namespace.
+//!
+//! [`drop_all`] clears the sets in the order the kernel requires: the
+//! bounding set and the secure bits need `CAP_SETPCAP` in the effective
+//! set, so they go before `capset` empties the effective set. It then reads
+//! every set back and fails unless all are empty.
+//!
+//! The `caps` crate covers these calls, but it builds a `HashSet` for every
+//! read and a `String` for every error, and its list of capabilities ends
+//! at the ones it knows, while the kernel may know more. The sandbox calls
+//! [`drop_all`] between `fork` and `execve`, where allocating is best
+//! avoided, so this module issues `prctl` and `capget`/`capset` directly
+//! and probes the kernel for the highest capability number. The tests
+//! cross-check the result with `caps`.
+
+use std::io;
+
+/// `_LINUX_CAPABILITY_VERSION_3` from `<linux/capability.h>`: 64-bit sets
+/// passed as two 32-bit halves.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Highest capability number probed; capabilities are numbered below 64
+/// because the sets are 64-bit masks.
+const MAX_CAPABILITY_PROBED: u32 = 63;
+
+/// Secure bits that stop uid 0 from regaining capabilities through
+/// `execve` or `setuid`, each with its lock bit.
+const LOCKED_SECURE_BITS: libc::c_ulong = (libc::SECBIT_NOROOT
+    | libc::SECBIT_NOROOT_LOCKED
+    | libc::SECBIT_NO_SETUID_FIXUP
+    | libc::SECBIT_NO_SETUID_FIXUP_LOCKED
+    | libc::SECBIT_KEEP_CAPS_LOCKED
+    | libc::SECBIT_NO_CAP_AMBIENT_RAISE
+    | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+    as libc::c_ulong;
+
+/// `CAP_SETPCAP`, needed to change the bounding set and the secure bits.
+const CAP_SETPCAP: u32 = 8;
+
+/// A capability set of a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapabilitySet {
+    /// Limits what any `execve` can grant.
+    Bounding,
+    /// Kept across `execve` of unprivileged programs.
+    Ambient,
+    /// Passed to programs with matching file capabilities.
+    Inheritable,
+    /// The upper limit of the effective set.
+    Permitted,
+    /// Checked by the kernel on each privileged operation.
+    Effective,
+}
+
+impl std::fmt::Display for CapabilitySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Self::Bounding => "bounding",
+            Self::Ambient => "ambient",
+            Self::Inheritable => "inheritable",
+            Self::Permitted => "permitted",
+            Self::Effective => "effective",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Why the capabilities could not be dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum CapabilityError {
+    /// A `prctl`, `capget` or `capset` call failed.
+    #[error("failed to {operation}: {source}")]
+    Syscall {
+        /// The call and its argument.
+        operation: &'static str,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A set still holds capabilities after it was cleared.
+    #[error("{set} capability set still holds {mask:#x} after dropping every capability")]
+    NotEmpty {
+        /// The set that is not empty.
+        set: CapabilitySet,
+        /// Remaining capabilities as a bit mask (bit n is capability n).
+        mask: u64,
+    },
+}
+
+/// The 64-bit capability masks of the current thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapabilityMasks {
+    /// Bounding set.
+    pub bounding: u64,
+    /// Ambient set.
+    pub ambient: u64,
+    /// Inheritable set.
+    pub inheritable: u64,
+    /// Permitted set.
+    pub permitted: u64,
+    /// Effective set.
+    pub effective: u64,
+}
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`; version 3 passes an array of two, the
+/// low and the high 32 bits.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Drops every capability of the calling thread and verifies that all
+/// five sets are empty.
+///
+/// Also locks the secure bits that stop uid 0 from regaining capabilities
+/// when the thread holds `CAP_SETPCAP`, as it does in a new user namespace.
+/// It does not allocate. Call it in the single-threaded child before
+/// loading the seccomp filter, which may deny some of these calls.
+pub fn drop_all() -> Result<(), CapabilityError> {
+    let last = last_capability()?;
+
+    if has_effective(CAP_SETPCAP)? {
+        lock_secure_bits()?;
+    }
+    drop_bounding(last)?;
+    clear_ambient()?;
+    clear_base_sets()?;
+
+    verify_empty(&read_masks()?)
+}
+
+/// Reads the five capability sets of the calling thread.
+pub fn read_masks() -> Result<CapabilityMasks, CapabilityError> {
+    let last = last_capability()?;
+    let mut masks = CapabilityMasks::default();
+    for cap in 0..=last {
+        if prctl(
+            libc::PR_CAPBSET_READ,
+            cap.into(),
+            0,
+            "read the bounding set",
+        )? == 1
+        {
+            masks.bounding |= 1 << cap;
+        }
+        if ambient_is_set(cap)? {
+            masks.ambient |= 1 << cap;
+        }
+    }
+
+    let data = capget()?;
+    let join = |low: u32, high: u32| u64::from(high) << 32 | u64::from(low);
+    masks.effective = join(data[0].effective, data[1].effective);
+    masks.permitted = join(data[0].permitted, data[1].permitted);
+    masks.inheritable = join(data[0].inheritable, data[1].inheritable);
+    Ok(masks)
+}
+
+/// Fails with the first set of `masks` that is not empty.
+fn verify_empty(masks: &CapabilityMasks) -> Result<(), CapabilityError> {
+    let sets = [
+        (CapabilitySet::Bounding, masks.bounding),
+        (CapabilitySet::Ambient, masks.ambient),
+        (CapabilitySet::Inheritable, masks.inheritable),
+        (CapabilitySet::Permitted, masks.permitted),
+        (CapabilitySet::Effective, masks.effective),
+    ];
+    match sets.into_iter().find(|(_, mask)| *mask != 0) {
+        Some((set, mask)) => Err(CapabilityError::NotEmpty { set, mask }),
+        None => Ok(()),
+    }
+}
+
+/// Finds the highest capability number the kernel knows, which
+/// `PR_CAPBSET_READ` reports by failing with `EINVAL` above it.
+fn last_capability() -> Result<u32, CapabilityError> {
+    for cap in 0..=MAX_CAPABILITY_PROBED {
+        // SAFETY: PR_CAPBSET_READ takes an integer argument only.
+        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) };
+        if ret < 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::EINVAL) && cap > 0 {
+                return Ok(cap - 1);
+            }
+            return Err(CapabilityError::Syscall {
+                operation: "read the bounding set (PR_CAPBSET_READ)",
+                source: error,
+            });
+        }
+    }
+    Ok(MAX_CAPABILITY_PROBED)
+}
+
+fn has_effective(cap: u32) -> Result<bool, CapabilityError> {
+    let data = capget()?;
+    let word = data[(cap / 32) as usize].effective;
+    Ok(word & (1 << (cap % 32)) != 0)
+}
+
+fn lock_secure_bits() -> Result<(), CapabilityError> {
+    prctl(
+        libc::PR_SET_SECUREBITS,
+        LOCKED_SECURE_BITS,
+        0,
+        "lock the secure bits (PR_SET_SECUREBITS)",
+    )
+    .map(drop)
+}
+
+/// Drops each capability still in the bounding set. The kernel demands
+/// `CAP_SETPCAP` even for a capability already gone, so only present ones
+/// are dropped.
+fn drop_bounding(last: u32) -> Result<(), CapabilityError> {
+    for cap in 0..=last {
+        let present = prctl(
+            libc::PR_CAPBSET_READ,
+            cap.into(),
+            0,
+            "read the bounding set",
+        )?;
+        if present == 1 {
+            prctl(
+                libc::PR_CAPBSET_DROP,
+                cap.into(),
+                0,
+                "drop a capability from the bounding set (PR_CAPBSET_DROP needs CAP_SETPCAP, \
+                 which a new user namespace grants)",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn clear_ambient() -> Result<(), CapabilityError> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+        "clear the ambient set (PR_CAP_AMBIENT_CLEAR_ALL)",
+    )
+    .map(drop)
+}
+
+fn ambient_is_set(cap: u32) -> Result<bool, CapabilityError> {
+    let ret = prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_IS_SET as libc::c_ulong,
+        cap.into(),
+        "read the ambient set (PR_CAP_AMBIENT_IS_SET)",
+    )?;
+    Ok(ret == 1)
+}
+
+/// Empties the effective, permitted and inheritable sets with one `capset`.
+fn clear_base_sets() -> Result<(), CapabilityError> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [CapData::default(); 2];
+    // SAFETY: `header` and `data` are valid for the call and have the
+    // layout of the kernel's version 3 structures (a header and two data
+    // entries); capset only reads them.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    if ret != 0 {
+        return Err(CapabilityError::Syscall {
+            operation: "clear the effective, permitted and inheritable sets (capset)",
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+fn capget() -> Result<[CapData; 2], CapabilityError> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: `header` and `data` are valid, writable and have the layout
+    // of the kernel's version 3 structures; pid 0 means the caller.
+    let ret = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    if ret != 0 {
+        return Err(CapabilityError::Syscall {
+            operation: "read the capability sets (capget)",
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(data)
+}
+
+/// Calls `prctl(option, arg2, arg3, 0, 0)` and returns its non-negative
+/// result.
+fn prctl(
+    option: libc::c_int,
+    arg2: libc::c_ulong,
+    arg3: libc::c_ulong,
+    operation: &'static str,
+) -> Result<libc::c_int, CapabilityError> {
+    // SAFETY: every option passed here takes integer arguments only.
+    let ret = unsafe { libc::prctl(option, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+    if ret < 0 {
+        return Err(CapabilityError::Syscall {
+            operation,
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(ret)
+}
