@@ -1,0 +1,240 @@
+//! The built-in functions.
+//!
+//! String functions compare ignoring case and convert their arguments with
+//! [`Value::to_display_string`]. Functions that build strings (`format`,
+//! `join`, `toJSON`) stop at [`MAX_OUTPUT_BYTES`], so that a short
+//! expression cannot produce an enormous string.
+
+use std::borrow::Cow;
+
+use super::error::ExprError;
+use super::eval::{Context, eval_value};
+use super::hash_files::hash_files;
+use super::parser::{Expr, Function};
+use super::value::{Value, fold_case, loose_equal};
+
+/// The maximum length in bytes of a string that a function or an
+/// interpolation builds: 10 MiB.
+pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
+
+/// Evaluates the arguments and calls `function`.
+pub(crate) fn call<'a>(
+    function: Function,
+    args: &'a [Expr],
+    context: &'a Context,
+) -> Result<Cow<'a, Value>, ExprError> {
+    let status = context.status();
+    let result = match function {
+        Function::Success => Value::Bool(status.success()),
+        Function::Always => Value::Bool(true),
+        Function::Cancelled => Value::Bool(status.cancelled()),
+        Function::Failure => Value::Bool(status.failure()),
+        _ => {
+            let values = args
+                .iter()
+                .map(|arg| eval_value(arg, context))
+                .collect::<Result<Vec<_>, _>>()?;
+            call_with_values(function, &values, context)?
+        }
+    };
+    Ok(Cow::Owned(result))
+}
+
+fn call_with_values(
+    function: Function,
+    args: &[Cow<'_, Value>],
+    context: &Context,
+) -> Result<Value, ExprError> {
+    match function {
+        Function::Contains => Ok(Value::Bool(contains(&args[0], &args[1]))),
+        Function::StartsWith => Ok(Value::Bool(affix(&args[0], &args[1], |text, prefix| {
+            text.starts_with(prefix)
+        }))),
+        Function::EndsWith => Ok(Value::Bool(affix(&args[0], &args[1], |text, suffix| {
+            text.ends_with(suffix)
+        }))),
+        Function::Format => format(&args[0], &args[1..]).map(Value::String),
+        Function::Join => join(&args[0], args.get(1).map(|sep| sep.as_ref())).map(Value::String),
+        Function::ToJson => to_json(&args[0]).map(Value::String),
+        Function::FromJson => from_json(&args[0]),
+        Function::HashFiles => {
+            let patterns: Vec<String> = args.iter().map(|arg| arg.to_display_string()).collect();
+            hash_files(context.workspace(), &patterns).map(Value::String)
+        }
+        Function::Success | Function::Always | Function::Cancelled | Function::Failure => {
+            unreachable!("status functions are handled before their arguments are evaluated")
+        }
+    }
+}
+
+/// `contains(search, item)`: for an array, whether an element equals `item`
+/// by `==`; for a primitive, whether its string form contains the string
+/// form of `item`, ignoring case. An object contains nothing.
+fn contains(search: &Value, item: &Value) -> bool {
+    match search {
+        Value::Array(items) => items.iter().any(|element| loose_equal(element, item)),
+        Value::Object(_) => false,
+        primitive => {
+            let haystack = fold_case(&primitive.to_display_string());
+            let needle = fold_case(&item.to_display_string());
+            haystack.contains(&needle)
+        }
+    }
+}
+
+/// `startsWith` and `endsWith`: both arguments must be primitives; their
+/// string forms are compared ignoring case.
+fn affix(text: &Value, affix: &Value, test: fn(&str, &str) -> bool) -> bool {
+    if !text.is_primitive() || !affix.is_primitive() {
+        return false;
+    }
+    let text = fold_case(&text.to_display_string());
+    let affix = fold_case(&affix.to_display_string());
+    test(&text, &affix)
+}
+
+/// A string under construction that fails once it passes
+/// [`MAX_OUTPUT_BYTES`].
+struct BoundedString {
+    text: String,
+    operation: &'static str,
+}
+
+impl BoundedString {
+    fn new(operation: &'static str) -> Self {
+        BoundedString {
+            text: String::new(),
+            operation,
+        }
+    }
+
+    fn push_str(&mut self, part: &str) -> Result<(), ExprError> {
+        if self.text.len() + part.len() > MAX_OUTPUT_BYTES {
+            return Err(ExprError::OutputTooLarge {
+                operation: self.operation,
+                max: MAX_OUTPUT_BYTES,
+            });
+        }
+        self.text.push_str(part);
+        Ok(())
+    }
+
+    fn push(&mut self, c: char) -> Result<(), ExprError> {
+        self.push_str(c.encode_utf8(&mut [0; 4]))
+    }
+}
+
+/// `format(text, args...)`: replaces `{N}` with the string form of argument
+/// N (counting from 0), `{{` with `{` and `}}` with `}`. Any other brace is
+/// an error, as is an index past the last argument.
+fn format(template: &Value, args: &[Cow<'_, Value>]) -> Result<String, ExprError> {
+    let template = template.to_display_string();
+    let invalid = |position: usize, reason: &str| ExprError::Function {
+        function: "format",
+        message: format!(
+            "invalid format string '{template}': {reason} at character {}; \
+             write '{{{{' and '}}}}' for literal braces",
+            position + 1
+        ),
+    };
+
+    let chars: Vec<char> = template.chars().collect();
+    let mut out = BoundedString::new("format");
+    let mut position = 0;
+    while position < chars.len() {
+        let c = chars[position];
+        let next = chars.get(position + 1).copied();
+        match (c, next) {
+            ('{', Some('{')) | ('}', Some('}')) => {
+                out.push(c)?;
+                position += 2;
+            }
+            ('}', _) => return Err(invalid(position, "unmatched '}'")),
+            ('{', _) => {
+                let digits = chars[position + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                let close = position + 1 + digits;
+                if digits == 0 || chars.get(close) != Some(&'}') {
+                    return Err(invalid(position, "expected '{N}' with a number N"));
+                }
+                let digits: String = chars[position + 1..close].iter().collect();
+                let arg = digits
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|index| args.get(index))
+                    .ok_or_else(|| ExprError::Function {
+                        function: "format",
+                        message: format!(
+                            "format string '{template}' references {{{digits}}} but only {} \
+                             argument(s) follow it",
+                            args.len()
+                        ),
+                    })?;
+                out.push_str(&arg.to_display_string())?;
+                position = close + 1;
+            }
+            _ => {
+                out.push(c)?;
+                position += 1;
+            }
+        }
+    }
+    Ok(out.text)
+}
+
+/// `join(array, separator)`: the string forms of the elements joined with
+/// the separator (`,` by default). A primitive joins to its own string form.
+fn join(items: &Value, separator: Option<&Value>) -> Result<String, ExprError> {
+    let separator = match separator {
+        Some(separator) if separator.is_primitive() => separator.to_display_string(),
+        _ => ",".to_owned(),
+    };
+    match items {
+        Value::Array(items) => {
+            let mut out = BoundedString::new("join");
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    out.push_str(&separator)?;
+                }
+                if item.is_primitive() {
+                    out.push_str(&item.to_display_string())?;
+                }
+            }
+            Ok(out.text)
+        }
+        Value::Object(_) => Ok(String::new()),
+        primitive => Ok(primitive.to_display_string()),
+    }
+}
+
+/// `toJSON(value)`: pretty-printed JSON.
+fn to_json(value: &Value) -> Result<String, ExprError> {
+    let json = value.to_json_pretty();
+    if json.len() > MAX_OUTPUT_BYTES {
+        return Err(ExprError::OutputTooLarge {
+            operation: "toJSON",
+            max: MAX_OUTPUT_BYTES,
+        });
+    }
+    Ok(json)
+}
+
+/// `fromJSON(text)`: parses a JSON document into a value.
+fn from_json(text: &Value) -> Result<Value, ExprError> {
+    let text = text.to_display_string();
+    if text.trim().is_empty() {
+        return Err(ExprError::Function {
+            function: "fromJSON",
+            message: "the input is empty; pass a JSON document such as '{\"a\": 1}' or '[1, 2]'"
+                .to_owned(),
+        });
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|error| ExprError::Function {
+            function: "fromJSON",
+            message: format!("invalid JSON: {error}"),
+        })?;
+    Ok(Value::from_json(&json))
+}

@@ -1,0 +1,200 @@
+//! `hashFiles(patterns...)`: one SHA-256 digest over a set of workspace
+//! files.
+//!
+//! Each argument holds one or more glob patterns, one per line, relative to
+//! the workspace. `*` and `?` stay within one path component, `**` crosses
+//! directories, and a pattern that matches a directory matches every file
+//! below it. A pattern starting with `!` excludes what it matches. The
+//! patterns apply in order, so a later pattern can include again what an
+//! earlier `!` pattern excluded. The matched files are sorted by their path
+//! relative to the workspace, and the result is the lower-case hex SHA-256
+//! of the concatenated binary SHA-256 digests of their contents. When no
+//! file matches, the result is the empty string.
+//!
+//! Only regular files inside the workspace are read. A symbolic link counts
+//! when it resolves to a regular file inside the workspace, and links to
+//! directories are not followed.
+
+use std::fs::File;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use globset::{GlobBuilder, GlobMatcher};
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+use super::error::ExprError;
+
+/// One compiled pattern line.
+struct PatternLine {
+    matcher: GlobMatcher,
+    exclude: bool,
+}
+
+/// Computes `hashFiles` over `workspace` for the given pattern arguments.
+pub(crate) fn hash_files(
+    workspace: Option<&Path>,
+    patterns: &[String],
+) -> Result<String, ExprError> {
+    let workspace = workspace.ok_or_else(|| {
+        error(
+            "no workspace directory is set, so there are no files to hash; \
+         pass one with --workspace or run inside a job"
+                .to_owned(),
+        )
+    })?;
+    let root = workspace.canonicalize().map_err(|source| {
+        error(format!(
+            "cannot open the workspace {}: {source}",
+            workspace.display()
+        ))
+    })?;
+    let lines = compile_patterns(&root, patterns)?;
+
+    let mut files = matching_files(&root, &lines)?;
+    files.sort();
+    if files.is_empty() {
+        return Ok(String::new());
+    }
+
+    let mut outer = Sha256::new();
+    for (_, path) in &files {
+        outer.update(hash_file(path)?);
+    }
+    Ok(hex::encode(outer.finalize()))
+}
+
+fn error(message: String) -> ExprError {
+    ExprError::Function {
+        function: "hashFiles",
+        message,
+    }
+}
+
+fn compile_patterns(root: &Path, arguments: &[String]) -> Result<Vec<PatternLine>, ExprError> {
+    let mut lines = Vec::new();
+    for line in arguments.iter().flat_map(|argument| argument.lines()) {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (exclude, pattern) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, line),
+        };
+        let Some(relative) = relative_pattern(root, pattern) else {
+            // An absolute pattern outside the workspace matches nothing.
+            continue;
+        };
+        let matcher = GlobBuilder::new(&relative)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|source| error(format!("invalid pattern '{pattern}': {source}")))?
+            .compile_matcher();
+        lines.push(PatternLine { matcher, exclude });
+    }
+    Ok(lines)
+}
+
+/// Turns a pattern into one relative to the workspace root, or `None` for an
+/// absolute pattern outside the workspace.
+fn relative_pattern(root: &Path, pattern: &str) -> Option<String> {
+    let mut pattern = pattern.to_owned();
+    if pattern.starts_with('/') {
+        let root = root.to_string_lossy();
+        let rest = pattern.strip_prefix(root.as_ref())?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        pattern = rest.trim_start_matches('/').to_owned();
+    }
+    while let Some(rest) = pattern.strip_prefix("./") {
+        pattern = rest.to_owned();
+    }
+    let trimmed = pattern.trim_end_matches('/');
+    Some(if trimmed.is_empty() {
+        "**".to_owned()
+    } else {
+        trimmed.to_owned()
+    })
+}
+
+/// Walks the workspace and returns `(relative path, absolute path)` for
+/// every matched regular file inside it.
+fn matching_files(root: &Path, lines: &[PatternLine]) -> Result<Vec<(String, PathBuf)>, ExprError> {
+    let mut files = Vec::new();
+    for entry in WalkDir::new(root).follow_links(false).min_depth(1) {
+        let entry =
+            entry.map_err(|source| error(format!("cannot list the workspace: {source}")))?;
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            continue;
+        }
+        let Some(relative) = relative_slash_path(root, entry.path()) else {
+            continue;
+        };
+        if !is_selected(&relative, lines) {
+            continue;
+        }
+        if file_type.is_file() {
+            files.push((relative, entry.path().to_owned()));
+        } else if file_type.is_symlink() {
+            if let Some(target) = resolve_inside(root, entry.path()) {
+                files.push((relative, target));
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn relative_slash_path(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let mut parts = Vec::new();
+    for component in relative.components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str()?.to_owned()),
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Applies the pattern lines in order to a path and to each of its parent
+/// directories: the last line that matches decides.
+fn is_selected(relative: &str, lines: &[PatternLine]) -> bool {
+    let mut selected = false;
+    for line in lines {
+        if line.exclude == selected && matches_path_or_parent(relative, &line.matcher) {
+            selected = !line.exclude;
+        }
+    }
+    selected
+}
+
+fn matches_path_or_parent(relative: &str, matcher: &GlobMatcher) -> bool {
+    if matcher.is_match(relative) {
+        return true;
+    }
+    relative
+        .match_indices('/')
+        .any(|(position, _)| matcher.is_match(&relative[..position]))
+}
+
+/// Resolves a symbolic link and returns its target when that is a regular
+/// file inside the workspace.
+// NOTE: a link swapped between this check and the read could still point
+// elsewhere; the workspace belongs to the job, whose own files these are.
+fn resolve_inside(root: &Path, link: &Path) -> Option<PathBuf> {
+    let target = link.canonicalize().ok()?;
+    let metadata = target.metadata().ok()?;
+    (target.starts_with(root) && metadata.is_file()).then_some(target)
+}
+
+fn hash_file(path: &Path) -> Result<[u8; 32], ExprError> {
+    let read_error = |source: io::Error| error(format!("cannot read {}: {source}", path.display()));
+    let mut file = File::open(path).map_err(read_error)?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut hasher).map_err(read_error)?;
+    Ok(hasher.finalize().into())
+}
