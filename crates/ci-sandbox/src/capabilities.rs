@@ -327,3 +327,165 @@ fn prctl(
     }
     Ok(ret)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+
+    use caps::CapSet;
+
+    use super::*;
+
+    /// Forks; the child gets full capabilities (a new user namespace when
+    /// not root), runs `body` with the write end of a pipe and exits with
+    /// its return value. Returns the child's output and raw wait status.
+    fn in_child_with_capabilities(body: impl FnOnce(&mut std::fs::File) -> i32) -> (String, i32) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: glibc's fork resets the allocator locks in the child, and
+        // the child only touches its own pipe before _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: the child owns its copies of both descriptors.
+            unsafe { libc::close(fds[0]) };
+            // SAFETY: `fds[1]` is an open descriptor owned by the child.
+            let mut output = unsafe { std::fs::File::from_raw_fd(fds[1]) };
+            // SAFETY: geteuid and unshare take no pointers.
+            if unsafe { libc::geteuid() } != 0 && unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0
+            {
+                // SAFETY: ends the child.
+                unsafe { libc::_exit(90) };
+            }
+            let code = body(&mut output);
+            drop(output);
+            // SAFETY: ends the child without running test harness code.
+            unsafe { libc::_exit(code) };
+        }
+        // SAFETY: the parent's copy of the write end is not needed.
+        unsafe { libc::close(fds[1]) };
+        // SAFETY: `fds[0]` is an open descriptor owned by the parent.
+        let mut input = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+        let mut text = String::new();
+        input.read_to_string(&mut text).unwrap();
+        let mut status = 0;
+        // SAFETY: `status` is writable and `pid` is our child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        (text, status)
+    }
+
+    fn line<'a>(text: &'a str, key: &str) -> &'a str {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .trim()
+    }
+
+    #[test]
+    fn drop_all_empties_every_set() {
+        let (text, status) = in_child_with_capabilities(|output| {
+            use std::io::Write;
+            let before = read_masks().unwrap();
+            let result = drop_all();
+            let after = read_masks().unwrap();
+            let caps_sets = [
+                CapSet::Bounding,
+                CapSet::Ambient,
+                CapSet::Inheritable,
+                CapSet::Permitted,
+                CapSet::Effective,
+            ]
+            .map(|set| caps::read(None, set).unwrap().len());
+            // SAFETY: PR_GET_SECUREBITS takes no arguments.
+            let secure_bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+            writeln!(output, "before_effective: {:#x}", before.effective).unwrap();
+            writeln!(output, "before_bounding: {:#x}", before.bounding).unwrap();
+            writeln!(output, "result: {result:?}").unwrap();
+            writeln!(output, "after: {after:?}").unwrap();
+            writeln!(output, "caps_crate: {caps_sets:?}").unwrap();
+            writeln!(output, "secure_bits: {secure_bits:#x}").unwrap();
+            0
+        });
+        assert_eq!(status, 0, "{text}");
+        assert_ne!(line(&text, "before_effective:"), "0x0", "{text}");
+        assert_ne!(line(&text, "before_bounding:"), "0x0", "{text}");
+        assert_eq!(line(&text, "result:"), "Ok(())");
+        assert_eq!(
+            line(&text, "after:"),
+            format!("{:?}", CapabilityMasks::default())
+        );
+        assert_eq!(line(&text, "caps_crate:"), "[0, 0, 0, 0, 0]");
+        assert_eq!(
+            line(&text, "secure_bits:"),
+            format!("{LOCKED_SECURE_BITS:#x}")
+        );
+    }
+
+    #[test]
+    fn exec_after_drop_regains_nothing() {
+        let (text, status) = in_child_with_capabilities(|output| {
+            if drop_all().is_err() {
+                return 91;
+            }
+            // SAFETY: `output` is an open descriptor; dup2 makes it stdout.
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(output), 1) };
+            let program = c"/bin/cat";
+            let argv = [
+                program.as_ptr(),
+                c"/proc/self/status".as_ptr(),
+                std::ptr::null(),
+            ];
+            // SAFETY: both strings and the null-terminated argv outlive the
+            // call; on success execv does not return.
+            unsafe { libc::execv(program.as_ptr(), argv.as_ptr()) };
+            92
+        });
+        assert_eq!(status, 0, "{text}");
+        for key in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
+            assert_eq!(line(&text, key), "0000000000000000", "{key}");
+        }
+    }
+
+    #[test]
+    fn drop_all_without_setpcap_names_the_call() {
+        let (text, status) = in_child_with_capabilities(|output| {
+            use std::io::Write;
+            caps::drop(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).unwrap();
+            let error = drop_all().unwrap_err().to_string();
+            writeln!(output, "error: {error}").unwrap();
+            0
+        });
+        assert_eq!(status, 0, "{text}");
+        let error = line(&text, "error:");
+        assert!(
+            error.starts_with("failed to drop a capability from the bounding set"),
+            "{error}"
+        );
+        assert!(error.contains("Operation not permitted"), "{error}");
+    }
+
+    #[test]
+    fn verify_empty_names_the_first_set() {
+        let masks = CapabilityMasks {
+            permitted: 1 << 21,
+            effective: 1 << 21,
+            ..CapabilityMasks::default()
+        };
+        let error = verify_empty(&masks).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "permitted capability set still holds 0x200000 after dropping every capability"
+        );
+    }
+
+    #[test]
+    fn last_capability_matches_the_kernel() {
+        let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap();
+        assert_eq!(
+            last_capability().unwrap(),
+            text.trim().parse::<u32>().unwrap()
+        );
+    }
+}
