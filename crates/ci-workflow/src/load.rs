@@ -1,1 +1,241 @@
-//! TODO: not written yet.
+//! Loading workflow files into the [`model`](crate::model).
+//!
+//! Loading is all or nothing: [`load_workflow_str`] returns a [`Workflow`]
+//! only when the file has no error, together with its warnings (unknown
+//! keys, numbers that GitHub will read differently than written). Otherwise
+//! it returns every error it found, so a user can fix them in one pass, and
+//! no job of a broken file ever runs.
+//!
+//! ```
+//! use ci_workflow::load::load_workflow_str;
+//!
+//! let loaded = load_workflow_str(
+//!     ".github/workflows/ci.yml",
+//!     "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: cargo test\n",
+//! )
+//! .unwrap();
+//! assert_eq!(loaded.workflow.jobs.keys().collect::<Vec<_>>(), ["test"]);
+//! assert!(loaded.warnings.is_empty());
+//! ```
+
+mod checks;
+mod job;
+mod reader;
+mod workflow;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Workflow;
+use crate::yaml::{self, Limits};
+
+use reader::Reader;
+
+/// A workflow that loaded without errors, and the warnings about it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub workflow: Workflow,
+    /// Warnings, sorted by position.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why a workflow file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("failed to read workflow file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The file has errors; each one is a diagnostic with its position.
+    #[error("workflow file {path} has {} error(s), the first: {}", errors.len(), first_message(errors))]
+    Invalid {
+        path: String,
+        /// Errors, sorted by position; never empty.
+        errors: Vec<Diagnostic>,
+        /// Warnings found along the way, sorted by position.
+        warnings: Vec<Diagnostic>,
+    },
+}
+
+fn first_message(errors: &[Diagnostic]) -> String {
+    errors.first().map(ToString::to_string).unwrap_or_default()
+}
+
+impl LoadError {
+    /// Returns every diagnostic (errors and warnings) sorted by position,
+    /// or an empty list for a read error.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            LoadError::Read { .. } => Vec::new(),
+            LoadError::Invalid {
+                errors, warnings, ..
+            } => {
+                let mut all: Vec<Diagnostic> = errors.iter().chain(warnings).cloned().collect();
+                sort_diagnostics(&mut all);
+                all
+            }
+        }
+    }
+}
+
+/// Reads and loads the workflow file at `path`. Diagnostics show the path
+/// as given.
+pub fn load_workflow_file(path: &Path) -> Result<Loaded, LoadError> {
+    let display_path = path.display().to_string();
+    let limits = Limits::default();
+
+    let metadata = fs::metadata(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if metadata.len() > limits.max_bytes as u64 {
+        let message = format!(
+            "file is {} bytes, larger than the limit of {} bytes",
+            metadata.len(),
+            limits.max_bytes
+        );
+        return Err(invalid(
+            &display_path,
+            vec![Diagnostic::error(
+                &display_path,
+                yaml::Position::new(1, 1),
+                message,
+            )],
+        ));
+    }
+
+    let bytes = fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => load_workflow_str(&display_path, &text),
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            let valid = &error.as_bytes()[..offset];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = String::from_utf8_lossy(
+                &valid[valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..],
+            )
+            .chars()
+            .count()
+                + 1;
+            let message = "file is not valid UTF-8; save it as UTF-8";
+            Err(invalid(
+                &display_path,
+                vec![Diagnostic::error(
+                    &display_path,
+                    yaml::Position::new(line, column),
+                    message,
+                )],
+            ))
+        }
+    }
+}
+
+/// Loads a workflow from `text`. `display_path` is the path shown in
+/// diagnostics, usually relative to the repository root.
+pub fn load_workflow_str(display_path: &str, text: &str) -> Result<Loaded, LoadError> {
+    load_with_limits(display_path, text, &Limits::default())
+}
+
+/// Loads a workflow from `text` with explicit parser limits.
+pub fn load_with_limits(
+    display_path: &str,
+    text: &str,
+    limits: &Limits,
+) -> Result<Loaded, LoadError> {
+    let document = match yaml::parse(text, limits) {
+        Ok(document) => document,
+        Err(error) => {
+            let diagnostic = Diagnostic::error(display_path, error.pos, error.message);
+            return Err(invalid(display_path, vec![diagnostic]));
+        }
+    };
+
+    let mut reader = Reader::new(display_path);
+    for duplicate in &document.duplicate_keys {
+        reader.error(duplicate.pos, duplicate.message.clone());
+    }
+    let workflow = match &document.root {
+        Some(root) => workflow::read_workflow(&mut reader, root),
+        None => {
+            reader.error(
+                yaml::Position::new(1, 1),
+                "workflow file is empty; it needs at least \"on\" and \"jobs\"",
+            );
+            None
+        }
+    };
+
+    let (mut errors, mut warnings): (Vec<_>, Vec<_>) = reader
+        .diagnostics
+        .into_iter()
+        .partition(Diagnostic::is_error);
+    sort_diagnostics(&mut errors);
+    sort_diagnostics(&mut warnings);
+
+    match workflow {
+        Some(workflow) if errors.is_empty() => Ok(Loaded { workflow, warnings }),
+        _ => {
+            if errors.is_empty() {
+                // NOTE: every path that returns no workflow records an error;
+                // this keeps the contract (errors never empty) if one is
+                // missed.
+                errors.push(Diagnostic::error(
+                    display_path,
+                    yaml::Position::new(1, 1),
+                    "workflow could not be read",
+                ));
+            }
+            Err(LoadError::Invalid {
+                path: display_path.to_string(),
+                errors,
+                warnings,
+            })
+        }
+    }
+}
+
+fn invalid(path: &str, errors: Vec<Diagnostic>) -> LoadError {
+    LoadError::Invalid {
+        path: path.to_string(),
+        errors,
+        warnings: Vec::new(),
+    }
+}
+
+/// Sorts diagnostics by file, line and column, keeping the order of
+/// diagnostics at the same place.
+pub fn sort_diagnostics(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+}
+
+/// Lists the workflow files of a repository: `.github/workflows/*.yml` and
+/// `*.yaml`, sorted by path. Subdirectories are not searched, as GitHub
+/// does not search them. A repository without the directory has none.
+pub fn discover_workflows(repo_root: &Path) -> Vec<PathBuf> {
+    let directory = repo_root.join(".github").join("workflows");
+    let Ok(entries) = fs::read_dir(&directory) else {
+        return Vec::new();
+    };
+
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let is_yaml = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml") | Some("yaml")
+            );
+            is_yaml && path.is_file()
+        })
+        .collect();
+    paths.sort();
+    paths
+}

@@ -1,0 +1,77 @@
+//! Checks across a whole workflow once its parts are read: step ids,
+//! references between jobs through `needs`.
+
+use std::collections::HashMap;
+
+use super::reader::{Reader, is_identifier};
+use crate::diagnostic::did_you_mean;
+use crate::model::{Job, Workflow};
+
+/// Runs every cross-cutting check on a read workflow.
+pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
+    for job in workflow.jobs.iter().map(|(_, job)| job) {
+        check_step_ids(reader, job);
+        check_needs(reader, workflow, job);
+    }
+}
+
+/// Step ids must be identifiers, must not use the `__` prefix that GitHub
+/// reserves for ids it generates, and must be unique within their job.
+fn check_step_ids(reader: &mut Reader, job: &Job) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for step in job.steps() {
+        let Some(id) = &step.id else { continue };
+        let context = format!("step {} of job \"{}\"", step.index + 1, job.id);
+        if !is_identifier(&id.value) {
+            reader.error(
+                id.pos,
+                format!(
+                    "invalid step id \"{}\" in {context}: an id must start with a letter or \"_\" \
+                     and contain only letters, digits, \"-\" and \"_\"",
+                    id.value
+                ),
+            );
+        } else if id.value.starts_with("__") {
+            reader.error(
+                id.pos,
+                format!(
+                    "invalid step id \"{}\" in {context}: ids starting with \"__\" are reserved",
+                    id.value
+                ),
+            );
+        }
+        match seen.get(id.value.as_str()) {
+            Some(first_line) => reader.error(
+                id.pos,
+                format!(
+                    "duplicate step id \"{}\" in job \"{}\" (first used at line {first_line})",
+                    id.value, job.id
+                ),
+            ),
+            None => {
+                seen.insert(&id.value, id.pos.line);
+            }
+        }
+    }
+}
+
+/// Every `needs` entry must name another job of the workflow.
+fn check_needs(reader: &mut Reader, workflow: &Workflow, job: &Job) {
+    for need in &job.needs {
+        if need.value == job.id {
+            reader.error(need.pos, format!("job \"{}\" needs itself", job.id));
+            continue;
+        }
+        if workflow.jobs.get(&need.value).is_some() {
+            continue;
+        }
+        let message = match did_you_mean(&need.value, workflow.jobs.keys()) {
+            Some(suggestion) => format!(
+                "job \"{}\" needs unknown job \"{}\", did you mean \"{suggestion}\"?",
+                job.id, need.value
+            ),
+            None => format!("job \"{}\" needs unknown job \"{}\"", job.id, need.value),
+        };
+        reader.error(need.pos, message);
+    }
+}

@@ -1,0 +1,505 @@
+//! Helpers shared by the readers of each section: typed access to YAML
+//! nodes that records a diagnostic, with position and context, whenever a
+//! node has the wrong shape.
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::model::{Condition, Data, OrExpression, Spanned, Template};
+use crate::yaml::{Node, Position, Resolved, Scalar, ScalarStyle, Value};
+
+/// Collects diagnostics for one file while its sections are read.
+pub(crate) struct Reader<'a> {
+    pub path: &'a str,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The entries of a mapping whose keys were checked against a list of
+/// known keys.
+pub(crate) struct Fields<'n> {
+    pub pos: Position,
+    pub entries: &'n [(Node, Node)],
+}
+
+impl<'n> Fields<'n> {
+    /// Returns the key node and value node of `key` (the first one when
+    /// the key is duplicated).
+    pub fn get(&self, key: &str) -> Option<(&'n Node, &'n Node)> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, v)| (k, v))
+    }
+
+    /// Returns true when `key` is present.
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(path: &'a str) -> Self {
+        Reader {
+            path,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, pos: Position, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(self.path, pos, message));
+    }
+
+    pub fn warning(&mut self, pos: Position, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(self.path, pos, message));
+    }
+
+    /// Records "`label` in `context` must be `expected`, found ...".
+    pub fn type_error(&mut self, node: &Node, label: &str, context: &str, expected: &str) {
+        self.error(
+            node.pos,
+            format!(
+                "{label} in {context} must be {expected}, found {}",
+                node.kind_name()
+            ),
+        );
+    }
+
+    /// Returns the entries of a mapping after checking each key against
+    /// `known`: a key that is not a string is an error, an unknown key a
+    /// warning with a suggestion when one is close. `label` names the node
+    /// in messages (`"strategy"`); `context` names where it is (`job
+    /// "build"`).
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        label: &str,
+        context: &str,
+        known: &[&str],
+    ) -> Option<Fields<'n>> {
+        let entries = self.mapping(node, label, context)?;
+        for (key, _) in entries {
+            match key.as_str() {
+                Some(name) if key.as_scalar().is_some() => {
+                    if !known.contains(&name) {
+                        self.unknown_key(key.pos, name, context, known);
+                    }
+                }
+                _ => self.error(
+                    key.pos,
+                    format!(
+                        "keys in {context} must be strings, found {}",
+                        key.kind_name()
+                    ),
+                ),
+            }
+        }
+        Some(Fields {
+            pos: node.pos,
+            entries,
+        })
+    }
+
+    /// Records the warning for an unknown key, with a suggestion.
+    pub fn unknown_key(&mut self, pos: Position, name: &str, context: &str, known: &[&str]) {
+        let message = match did_you_mean(name, known.iter().copied()) {
+            Some(suggestion) => {
+                format!("unknown key \"{name}\" in {context}, did you mean \"{suggestion}\"?")
+            }
+            None => format!("unknown key \"{name}\" in {context}"),
+        };
+        self.warning(pos, message);
+    }
+
+    /// Returns the entries of a mapping, or records a type error. A null
+    /// value (`key:` with nothing after it) counts as an empty mapping.
+    pub fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        label: &str,
+        context: &str,
+    ) -> Option<&'n [(Node, Node)]> {
+        match &node.value {
+            Value::Mapping(entries) => Some(entries),
+            _ if node.is_null() => Some(&[]),
+            _ => {
+                self.type_error(node, label, context, "a mapping");
+                None
+            }
+        }
+    }
+
+    /// Returns the key of a mapping entry as a string; non-string keys were
+    /// already reported by [`Reader::fields`] or are reported here.
+    pub fn key_string<'n>(&mut self, key: &'n Node, context: &str) -> Option<&'n str> {
+        match key.as_str() {
+            Some(text) => Some(text),
+            None => {
+                self.error(
+                    key.pos,
+                    format!(
+                        "keys in {context} must be strings, found {}",
+                        key.kind_name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reads a plain string (a name or an identifier). Numbers and booleans
+    /// are taken as their text; null, sequences and mappings are errors.
+    pub fn string(&mut self, node: &Node, label: &str, context: &str) -> Option<Spanned<String>> {
+        match node.as_scalar() {
+            Some(scalar) if !node.is_null() => Some(Spanned::new(scalar.text.clone(), node.pos)),
+            _ => {
+                self.type_error(node, label, context, "a string");
+                None
+            }
+        }
+    }
+
+    /// Reads a string that may contain `${{ }}` expressions. Null becomes
+    /// the empty string when `allow_empty` is set and is an error
+    /// otherwise. Numbers and booleans are converted as GitHub converts
+    /// them, with a warning when the conversion changes the text.
+    pub fn template(
+        &mut self,
+        node: &Node,
+        label: &str,
+        context: &str,
+        allow_empty: bool,
+    ) -> Option<Template> {
+        let Some(scalar) = node.as_scalar() else {
+            self.type_error(node, label, context, "a string");
+            return None;
+        };
+        let resolved = scalar.resolve();
+        if resolved == Resolved::Null && !allow_empty {
+            self.error(node.pos, format!("{label} in {context} must not be empty"));
+            return None;
+        }
+
+        let value = github_string(scalar, &resolved);
+        if value != scalar.text && resolved != Resolved::Null {
+            self.warning(
+                node.pos,
+                format!(
+                    "{label} in {context} is the number {value}, not the text \"{}\"; \
+                     quote it to keep the text",
+                    scalar.text
+                ),
+            );
+        }
+        self.check_template_syntax(scalar, node.pos, label, context);
+        Some(Template {
+            value,
+            source: scalar.text.clone(),
+            pos: node.pos,
+        })
+    }
+
+    /// Reads a list of templates; a single scalar counts as a one-item
+    /// list.
+    pub fn template_list(&mut self, node: &Node, label: &str, context: &str) -> Vec<Template> {
+        match &node.value {
+            Value::Sequence(items) => items
+                .iter()
+                .filter_map(|item| self.template(item, label, context, false))
+                .collect(),
+            Value::Scalar(_) => self
+                .template(node, label, context, false)
+                .into_iter()
+                .collect(),
+            Value::Mapping(_) => {
+                self.type_error(node, label, context, "a string or a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reads a list of plain strings; a single scalar counts as a one-item
+    /// list.
+    pub fn string_list(&mut self, node: &Node, label: &str, context: &str) -> Vec<Spanned<String>> {
+        match &node.value {
+            Value::Sequence(items) => items
+                .iter()
+                .filter_map(|item| self.string(item, label, context))
+                .collect(),
+            Value::Scalar(_) if !node.is_null() => {
+                self.string(node, label, context).into_iter().collect()
+            }
+            _ => {
+                self.type_error(node, label, context, "a string or a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reads an `if:` condition, kept as written.
+    pub fn condition(&mut self, node: &Node, context: &str) -> Option<Condition> {
+        let Some(scalar) = node.as_scalar().filter(|_| !node.is_null()) else {
+            self.type_error(node, "\"if\"", context, "an expression or a boolean");
+            return None;
+        };
+        self.check_template_syntax(scalar, node.pos, "\"if\"", context);
+        Some(Condition {
+            raw: scalar.text.clone(),
+            pos: node.pos,
+        })
+    }
+
+    /// Reads a boolean.
+    pub fn boolean(&mut self, node: &Node, label: &str, context: &str) -> Option<bool> {
+        match node.as_scalar().map(Scalar::resolve) {
+            Some(Resolved::Bool(value)) => Some(value),
+            _ => {
+                self.type_error(node, label, context, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+
+    /// Reads a boolean or a whole `${{ }}` expression.
+    pub fn bool_or_expression(
+        &mut self,
+        node: &Node,
+        label: &str,
+        context: &str,
+    ) -> Option<Spanned<OrExpression<bool>>> {
+        let expected = "a boolean or a ${{ }} expression";
+        let scalar = node.as_scalar();
+        let value = match scalar.map(Scalar::resolve) {
+            Some(Resolved::Bool(value)) => OrExpression::Literal(value),
+            Some(Resolved::String) => {
+                OrExpression::Expression(self.expression(node, label, context, expected)?)
+            }
+            _ => {
+                self.type_error(node, label, context, expected);
+                return None;
+            }
+        };
+        Some(Spanned::new(value, node.pos))
+    }
+
+    /// Reads a number or a whole `${{ }}` expression.
+    pub fn number_or_expression(
+        &mut self,
+        node: &Node,
+        label: &str,
+        context: &str,
+    ) -> Option<Spanned<OrExpression<f64>>> {
+        let expected = "a number or a ${{ }} expression";
+        let value = match node.as_scalar().map(Scalar::resolve) {
+            Some(Resolved::Int(value)) => OrExpression::Literal(value as f64),
+            Some(Resolved::Float(value)) if value.is_finite() => OrExpression::Literal(value),
+            Some(Resolved::String) => {
+                OrExpression::Expression(self.expression(node, label, context, expected)?)
+            }
+            _ => {
+                self.type_error(node, label, context, expected);
+                return None;
+            }
+        };
+        Some(Spanned::new(value, node.pos))
+    }
+
+    /// Reads a positive integer or a whole `${{ }}` expression.
+    pub fn count_or_expression(
+        &mut self,
+        node: &Node,
+        label: &str,
+        context: &str,
+    ) -> Option<Spanned<OrExpression<u64>>> {
+        let expected = "a positive integer or a ${{ }} expression";
+        let value = match node.as_scalar().map(Scalar::resolve) {
+            Some(Resolved::Int(value)) if value > 0 => OrExpression::Literal(value as u64),
+            Some(Resolved::String) => {
+                OrExpression::Expression(self.expression(node, label, context, expected)?)
+            }
+            _ => {
+                self.type_error(node, label, context, expected);
+                return None;
+            }
+        };
+        Some(Spanned::new(value, node.pos))
+    }
+
+    /// Returns the text of a string scalar that is one whole `${{ }}`
+    /// expression, or records that `expected` was not met.
+    fn expression(
+        &mut self,
+        node: &Node,
+        label: &str,
+        context: &str,
+        expected: &str,
+    ) -> Option<String> {
+        let scalar = node.as_scalar()?;
+        if !is_whole_expression(&scalar.text) {
+            self.error(
+                node.pos,
+                format!(
+                    "{label} in {context} must be {expected}, found the string \"{}\"",
+                    scalar.text
+                ),
+            );
+            return None;
+        }
+        self.check_template_syntax(scalar, node.pos, label, context);
+        Some(scalar.text.clone())
+    }
+
+    /// Converts any YAML node into data that keeps its types.
+    pub fn data(&mut self, node: &Node) -> Data {
+        Spanned::new(to_json(node), node.pos)
+    }
+
+    /// Records an error for every `${{` without a closing `}}`.
+    pub fn check_template_syntax(
+        &mut self,
+        scalar: &Scalar,
+        pos: Position,
+        label: &str,
+        context: &str,
+    ) {
+        for span in expression_spans(&scalar.text) {
+            if span.end.is_none() {
+                self.error(
+                    scalar.position_of(pos, span.start),
+                    format!(
+                        "unclosed expression in {label} of {context}: \"${{{{\" without \"}}}}\""
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The place of one `${{ ... }}` in a template: byte offsets of `${{` and
+/// of the end of `}}` (`None` when it is not closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExpressionSpan {
+    pub start: usize,
+    pub end: Option<usize>,
+}
+
+/// Finds the `${{ }}` parts of a template. A `}}` inside a single-quoted
+/// string literal of the expression does not close it.
+pub(crate) fn expression_spans(text: &str) -> Vec<ExpressionSpan> {
+    let mut spans = Vec::new();
+    let mut search_from = 0;
+
+    while let Some(found) = text[search_from..].find("${{") {
+        let start = search_from + found;
+        let body_start = start + 3;
+        let end = find_expression_end(&text[body_start..]).map(|len| body_start + len);
+        spans.push(ExpressionSpan { start, end });
+        match end {
+            Some(end) => search_from = end,
+            None => break,
+        }
+    }
+    spans
+}
+
+/// Returns the byte length up to and including the closing `}}`.
+fn find_expression_end(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' => in_string = !in_string,
+            b'}' if !in_string && bytes.get(i + 1) == Some(&b'}') => return Some(i + 2),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Returns true when `text` is one `${{ }}` expression and nothing else
+/// but surrounding whitespace.
+pub(crate) fn is_whole_expression(text: &str) -> bool {
+    let trimmed = text.trim();
+    let spans = expression_spans(trimmed);
+    matches!(spans.as_slice(), [ExpressionSpan { start: 0, end: Some(end) }] if *end == trimmed.len())
+}
+
+/// Converts a scalar to the string GitHub reads for it: null is empty,
+/// booleans are `true`/`false`, numbers are printed from their value
+/// (`3.10` reads as 3.1, `0x10` as 16), strings stay as they are.
+pub(crate) fn github_string(scalar: &Scalar, resolved: &Resolved) -> String {
+    match resolved {
+        Resolved::Null => String::new(),
+        Resolved::Bool(value) => value.to_string(),
+        Resolved::Int(value) => value.to_string(),
+        Resolved::Float(value) => format_number(*value),
+        Resolved::String => scalar.text.clone(),
+    }
+}
+
+/// Prints a number with at most 15 significant digits, as GitHub's runner
+/// prints numbers (.NET's "G15" format).
+///
+/// NOTE: very large and very small magnitudes, which .NET prints in
+/// exponent form (`1E+20`), are printed here in full decimal form.
+pub(crate) fn format_number(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_string();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+    }
+    let rounded: f64 = format!("{value:.14e}").parse().unwrap_or(value);
+    if rounded == 0.0 {
+        return "0".to_string();
+    }
+    format!("{rounded}")
+}
+
+/// Converts a node to JSON with YAML 1.2 core types. The recursion is
+/// bounded by the parser's depth limit.
+pub(crate) fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match &node.value {
+        Value::Scalar(scalar) => match scalar.resolve() {
+            Resolved::Null => Json::Null,
+            Resolved::Bool(value) => Json::Bool(value),
+            Resolved::Int(value) => Json::from(value),
+            Resolved::Float(value) => serde_json::Number::from_f64(value)
+                .map_or_else(|| Json::String(format_number(value)), Json::Number),
+            Resolved::String => Json::String(scalar.text.clone()),
+        },
+        Value::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Mapping(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(key, value)| (key_text(key), to_json(value)))
+                .collect(),
+        ),
+    }
+}
+
+fn key_text(key: &Node) -> String {
+    match key.as_scalar() {
+        Some(scalar) => scalar.text.clone(),
+        None => to_json(key).to_string(),
+    }
+}
+
+/// Returns true for `[A-Za-z_][A-Za-z0-9_-]*`, GitHub's rule for job, step,
+/// input and output ids.
+pub(crate) fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_alphabetic() || first == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Returns true when the scalar was written as a quoted or block string.
+#[allow(dead_code)]
+pub(crate) fn is_quoted(scalar: &Scalar) -> bool {
+    scalar.style != ScalarStyle::Plain
+}
