@@ -111,7 +111,7 @@ pub enum TriggerError {
         event: String,
         key: &'static str,
         index: usize,
-        error: GlobError,
+        error: Box<GlobError>,
     },
 
     #[error("on.{event}.{key} is not supported; GitHub accepts `{key}` only for {supported}")]
@@ -247,7 +247,7 @@ fn check_patterns(
                 event: event.to_string(),
                 key,
                 index,
-                error,
+                error: Box::new(error),
             });
         }
     }
@@ -376,7 +376,7 @@ fn compile_list(
                 event: event.to_string(),
                 key,
                 index,
-                error,
+                error: Box::new(error),
             })
         })
         .collect::<Result<PatternList, _>>()?;
