@@ -1,0 +1,579 @@
+//! The filesystem backend: results as files under a root folder, by
+//! default `$XDG_DATA_HOME/hashtree-ci/` (`~/.local/share/hashtree-ci/`).
+//!
+//! [`FsStore::write_commit`] writes a whole commit folder at once: the
+//! signed summary, every signed job result and every log. The files are
+//! first written and flushed into a hidden staging folder next to the
+//! commit folder, which then replaces the commit folder in one
+//! `renameat2(RENAME_EXCHANGE)` step. A reader, or a crash, sees either
+//! the previous complete run of that commit or the new complete run,
+//! never a mix. Running the same commit again replaces its folder; other
+//! commits are never touched.
+//!
+//! Reading verifies every signature on the JSON exactly as stored and
+//! checks that each document belongs where it was found (runner, commit
+//! and repository match the path), because a validly signed result copied
+//! into another repository's folder must not pass as that repository's.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use ci_core::result::job_result_path;
+use ci_core::{CommitResult, JobResult, JobSummary, VerifyError, verify_value};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::atomic::{exchange, sync_dir, unique_sibling, write_new_file};
+use crate::error::StoreError;
+use crate::path::{
+    CommitPath, RESULT_FILE, repo_dir, validate_job_key, validate_log_path, validate_npub,
+};
+
+/// Largest result file read, in bytes; anything larger is reported as
+/// invalid instead of being loaded into memory.
+pub const MAX_RESULT_FILE_SIZE: u64 = 64 << 20;
+
+/// A result store in a local folder.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+/// A result file as read from the store.
+#[derive(Debug, Clone)]
+pub struct StoredDocument<T> {
+    /// The file.
+    pub file: PathBuf,
+    /// The JSON exactly as stored, the form the signature covers.
+    pub value: Value,
+    /// The parsed result.
+    pub result: T,
+    /// Whether the signature verifies against the document's `runner_npub`.
+    pub signature: Result<(), VerifyError>,
+}
+
+/// One job of a stored commit.
+#[derive(Debug)]
+pub struct StoredJob {
+    /// The job's line in the commit summary.
+    pub summary: JobSummary,
+    /// The job's own result file, or why it could not be read.
+    pub document: Result<StoredDocument<JobResult>, StoreError>,
+    /// Differences between the job file and the summary or path.
+    pub problems: Vec<String>,
+}
+
+/// One commit folder as read from the store.
+#[derive(Debug)]
+pub struct StoredCommit {
+    /// Where the commit lives in the store.
+    pub path: CommitPath,
+    /// The commit folder.
+    pub dir: PathBuf,
+    /// The signed summary, `result.json`.
+    pub summary: StoredDocument<CommitResult>,
+    /// Every job listed in the summary, in the summary's order.
+    pub jobs: Vec<StoredJob>,
+    /// Differences between the summary and its path.
+    pub problems: Vec<String>,
+}
+
+impl StoredCommit {
+    /// Returns true when every signature verifies, every job file was read
+    /// and no document disagrees with its place.
+    pub fn is_verified(&self) -> bool {
+        self.summary.signature.is_ok()
+            && self.problems.is_empty()
+            && self.jobs.iter().all(|job| {
+                job.problems.is_empty()
+                    && job
+                        .document
+                        .as_ref()
+                        .is_ok_and(|document| document.signature.is_ok())
+            })
+    }
+}
+
+/// The results of one repository, and the commit folders that could not
+/// be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Readable commits, newest `finished_at` first.
+    pub commits: Vec<StoredCommit>,
+    /// Commit folders whose `result.json` is missing or invalid.
+    pub unreadable: Vec<StoreError>,
+}
+
+impl FsStore {
+    /// Opens a store at `root`. Nothing is created until the first write.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FsStore { root: root.into() }
+    }
+
+    /// Opens the store at `$XDG_DATA_HOME/hashtree-ci/`.
+    pub fn default_location() -> Result<Self, StoreError> {
+        Ok(FsStore::new(ci_core::dirs::store_root()?))
+    }
+
+    /// Returns the root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the folder of a commit's results.
+    pub fn commit_dir(&self, path: &CommitPath) -> PathBuf {
+        self.root.join(path.relative_dir())
+    }
+
+    /// Writes the results of one run of a commit, replacing any earlier
+    /// run of the same commit as a whole, and returns the commit folder.
+    ///
+    /// `jobs` pairs each job key (its folder below `jobs/`) with its signed
+    /// result; `logs` pairs a path relative to the commit folder, starting
+    /// with `logs/`, with the log bytes. Every result must be signed by
+    /// the runner of `path` and describe the commit and repository of
+    /// `path`, and `summary.jobs` must list exactly the given jobs.
+    ///
+    /// NOTE: logs are passed in memory; a job with gigabytes of output
+    /// needs a streaming variant.
+    pub fn write_commit(
+        &self,
+        path: &CommitPath,
+        summary: &CommitResult,
+        jobs: &[(String, JobResult)],
+        logs: &[(String, Vec<u8>)],
+    ) -> Result<PathBuf, StoreError> {
+        check_before_write(path, summary, jobs, logs)?;
+
+        let repo_dir = self.create_repo_dir(path)?;
+        let final_dir = repo_dir.join(path.commit());
+        let staging = unique_sibling(&final_dir, "staging");
+        let staged = self.stage(&staging, summary, jobs, logs);
+        if let Err(error) = staged {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+
+        replace_dir(&staging, &final_dir)?;
+        sync_dir(&repo_dir)?;
+        tracing::debug!(dir = %final_dir.display(), jobs = jobs.len(), "stored commit results");
+        Ok(final_dir)
+    }
+
+    /// Reads one commit folder and verifies every file in it.
+    pub fn read_commit(&self, path: &CommitPath) -> Result<StoredCommit, StoreError> {
+        let dir = self.commit_dir(path);
+        let summary: StoredDocument<CommitResult> = read_document(&dir.join(RESULT_FILE))?;
+        let problems = place_problems(
+            path,
+            &summary.result.runner_npub,
+            &summary.result.commit,
+            &summary.result.repo_hash,
+        );
+        let jobs = summary
+            .result
+            .jobs
+            .iter()
+            .map(|entry| read_job(path, &dir, &summary.result, entry))
+            .collect();
+        Ok(StoredCommit {
+            path: path.clone(),
+            dir,
+            summary,
+            jobs,
+            problems,
+        })
+    }
+
+    /// Lists the stored commits of a repository, newest `finished_at`
+    /// first, verifying every file. With `runner_npub` `None`, the results
+    /// of every runner in the store are listed.
+    pub fn list_results(
+        &self,
+        runner_npub: Option<&str>,
+        owner_npub: &str,
+        repo_path: &str,
+    ) -> Result<Listing, StoreError> {
+        let runners = match runner_npub {
+            Some(npub) => {
+                validate_npub("runner npub", npub)?;
+                vec![npub.to_string()]
+            }
+            None => self.runner_npubs()?,
+        };
+
+        let mut listing = Listing::default();
+        for runner in runners {
+            for commit in self.commit_names(&runner, owner_npub, repo_path)? {
+                let path = CommitPath::new(&runner, owner_npub, repo_path, &commit)?;
+                match self.read_commit(&path) {
+                    Ok(stored) => listing.commits.push(stored),
+                    Err(error) => listing.unreadable.push(error),
+                }
+            }
+        }
+        listing.commits.sort_by(|a, b| {
+            b.summary
+                .result
+                .finished_at
+                .cmp(&a.summary.result.finished_at)
+                .then_with(|| a.path.commit().cmp(b.path.commit()))
+        });
+        Ok(listing)
+    }
+
+    /// Returns the runner folders of the store: names that are valid npubs.
+    fn runner_npubs(&self) -> Result<Vec<String>, StoreError> {
+        let mut runners: Vec<String> = read_dir_names(&self.root)?
+            .into_iter()
+            .filter(|name| validate_npub("runner npub", name).is_ok())
+            .collect();
+        runners.sort();
+        Ok(runners)
+    }
+
+    /// Returns the commit folder names of a repository.
+    fn commit_names(
+        &self,
+        runner: &str,
+        owner_npub: &str,
+        repo_path: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        // Validates the components before they become a path.
+        CommitPath::new(runner, owner_npub, repo_path, &"0".repeat(40))?;
+        let dir = self.root.join(repo_dir(runner, owner_npub, repo_path));
+        let names = read_dir_names(&dir)?
+            .into_iter()
+            .filter(|name| crate::path::validate_commit(name).is_ok())
+            .filter(|name| dir.join(name).is_dir())
+            .collect();
+        Ok(names)
+    }
+
+    /// Creates the repository folder and the folders above it, flushing
+    /// each parent that gained an entry.
+    fn create_repo_dir(&self, path: &CommitPath) -> Result<PathBuf, StoreError> {
+        let relative = repo_dir(path.runner_npub(), path.owner_npub(), path.repo_path());
+        let mut dir = self.root.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("create folder", &dir, e))?;
+        for component in relative.components() {
+            let parent = dir.clone();
+            dir.push(component);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => sync_dir(&parent)?,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => return Err(StoreError::io("create folder", &dir, error)),
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Writes every file of a commit into `staging`.
+    fn stage(
+        &self,
+        staging: &Path,
+        summary: &CommitResult,
+        jobs: &[(String, JobResult)],
+        logs: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut created = HashSet::new();
+        create_dir_once(staging, &mut created)?;
+        write_json(&staging.join(RESULT_FILE), summary)?;
+        for (key, job) in jobs {
+            let file = staging.join(job_result_path(key));
+            create_parents(staging, &file, &mut created)?;
+            write_json(&file, job)?;
+        }
+        for (relative, bytes) in logs {
+            let file = staging.join(relative);
+            create_parents(staging, &file, &mut created)?;
+            write_new_file(&file, bytes)?;
+        }
+        // Flush every folder, deepest first, so each file's entry is durable
+        // before the staging folder is renamed into place.
+        let mut dirs: Vec<&PathBuf> = created.iter().collect();
+        dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+        dirs.into_iter().try_for_each(|dir| sync_dir(dir))
+    }
+}
+
+fn check_before_write(
+    path: &CommitPath,
+    summary: &CommitResult,
+    jobs: &[(String, JobResult)],
+    logs: &[(String, Vec<u8>)],
+) -> Result<(), StoreError> {
+    check_document(path, "the commit summary", summary, |s| {
+        (&s.runner_npub, &s.commit, &s.repo_hash)
+    })?;
+
+    let mut keys = HashSet::new();
+    for (key, job) in jobs {
+        validate_job_key(key)?;
+        if !keys.insert(key.as_str()) {
+            return Err(StoreError::Duplicate {
+                what: "job key",
+                value: key.clone(),
+            });
+        }
+        let what = format!("the result of job {key}");
+        check_document(path, &what, job, |j| {
+            (&j.runner_npub, &j.commit, &j.repo_hash)
+        })?;
+    }
+
+    let listed: HashSet<&str> = summary.jobs.iter().map(|job| job.key.as_str()).collect();
+    if listed != keys || summary.jobs.len() != jobs.len() {
+        return Err(StoreError::Mismatch {
+            what: "the commit summary".to_string(),
+            reason: "its jobs list does not name exactly the job results given".to_string(),
+        });
+    }
+
+    let mut log_paths = HashSet::new();
+    for (log_path, _) in logs {
+        validate_log_path(log_path)?;
+        if !log_paths.insert(log_path.as_str()) {
+            return Err(StoreError::Duplicate {
+                what: "log path",
+                value: log_path.clone(),
+            });
+        }
+    }
+    check_log_paths_do_not_nest(&log_paths)
+}
+
+/// Rejects a log path that is also a folder of another log path, such as
+/// `logs/a` next to `logs/a/b.log`, which could not both be files.
+fn check_log_paths_do_not_nest(paths: &HashSet<&str>) -> Result<(), StoreError> {
+    for path in paths {
+        let mut prefix = String::new();
+        for segment in path.split('/') {
+            if !prefix.is_empty() && paths.contains(prefix.as_str()) {
+                return Err(StoreError::Duplicate {
+                    what: "log path",
+                    value: prefix,
+                });
+            }
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(segment);
+        }
+    }
+    Ok(())
+}
+
+/// Verifies a document's signature and that it describes `path`.
+fn check_document<T: serde::Serialize>(
+    path: &CommitPath,
+    what: &str,
+    document: &T,
+    fields: impl Fn(&T) -> (&String, &String, &String),
+) -> Result<(), StoreError> {
+    ci_core::signing::verify_serializable(document).map_err(|source| StoreError::Unsigned {
+        what: what.to_string(),
+        source,
+    })?;
+    let (runner, commit, repo_hash) = fields(document);
+    match place_problems(path, runner, commit, repo_hash)
+        .into_iter()
+        .next()
+    {
+        None => Ok(()),
+        Some(reason) => Err(StoreError::Mismatch {
+            what: what.to_string(),
+            reason,
+        }),
+    }
+}
+
+/// Lists how a document's runner, commit and repository differ from the
+/// path it is stored at.
+fn place_problems(path: &CommitPath, runner: &str, commit: &str, repo_hash: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if runner != path.runner_npub() {
+        problems.push(format!(
+            "runner_npub is {runner} but the result is stored under runner {}",
+            path.runner_npub()
+        ));
+    }
+    if commit != path.commit() {
+        problems.push(format!(
+            "commit is {commit} but the result is stored under commit {}",
+            path.commit()
+        ));
+    }
+    let expected_hash = path.repo_hash();
+    if repo_hash != expected_hash {
+        problems.push(format!(
+            "repo_hash is {repo_hash} but the folder {}/{} has repo_hash {expected_hash}",
+            path.owner_npub(),
+            path.repo_path()
+        ));
+    }
+    problems
+}
+
+fn read_job(
+    path: &CommitPath,
+    dir: &Path,
+    summary: &CommitResult,
+    entry: &JobSummary,
+) -> StoredJob {
+    let unreadable = |error: StoreError| StoredJob {
+        summary: entry.clone(),
+        document: Err(error),
+        problems: Vec::new(),
+    };
+    // The entry comes from a file that may have been tampered with, so its
+    // key is validated before it becomes a path.
+    if let Err(error) = validate_job_key(&entry.key) {
+        return unreadable(error);
+    }
+    let expected_path = job_result_path(&entry.key);
+    if entry.path != expected_path {
+        return unreadable(StoreError::InvalidDocument {
+            path: dir.join(RESULT_FILE),
+            reason: format!(
+                "job {} has path {:?}, expected {expected_path:?}",
+                entry.key, entry.path
+            ),
+        });
+    }
+
+    let document = match read_document::<JobResult>(&dir.join(&expected_path)) {
+        Ok(document) => document,
+        Err(error) => return unreadable(error),
+    };
+    let job = &document.result;
+    let mut problems = place_problems(path, &job.runner_npub, &job.commit, &job.repo_hash);
+    if job.status != entry.status {
+        problems.push(format!(
+            "status is {} but the commit summary lists {}",
+            job.status, entry.status
+        ));
+    }
+    if job.logs_hash != entry.logs_hash {
+        problems.push("logs_hash differs from the commit summary".to_string());
+    }
+    if job.runner_npub != summary.runner_npub {
+        problems.push("runner_npub differs from the commit summary".to_string());
+    }
+    StoredJob {
+        summary: entry.clone(),
+        document: Ok(document),
+        problems,
+    }
+}
+
+/// Reads a result file, parses it and verifies its signature.
+pub fn read_document<T: DeserializeOwned>(file: &Path) -> Result<StoredDocument<T>, StoreError> {
+    let metadata = std::fs::metadata(file).map_err(|e| StoreError::io("read", file, e))?;
+    if metadata.len() > MAX_RESULT_FILE_SIZE {
+        return Err(StoreError::InvalidDocument {
+            path: file.to_path_buf(),
+            reason: format!(
+                "{} bytes, larger than the limit of {MAX_RESULT_FILE_SIZE} bytes",
+                metadata.len()
+            ),
+        });
+    }
+    let bytes = std::fs::read(file).map_err(|e| StoreError::io("read", file, e))?;
+    let invalid = |reason: String| StoreError::InvalidDocument {
+        path: file.to_path_buf(),
+        reason,
+    };
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
+    let result: T = serde_json::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;
+    let signature = verify_value(&value);
+    Ok(StoredDocument {
+        file: file.to_path_buf(),
+        value,
+        result,
+        signature,
+    })
+}
+
+fn write_json<T: serde::Serialize>(file: &Path, document: &T) -> Result<(), StoreError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(document).map_err(|e| StoreError::InvalidDocument {
+            path: file.to_path_buf(),
+            reason: format!("cannot serialize: {e}"),
+        })?;
+    bytes.push(b'\n');
+    write_new_file(file, &bytes)
+}
+
+fn create_dir_once(dir: &Path, created: &mut HashSet<PathBuf>) -> Result<(), StoreError> {
+    if created.contains(dir) {
+        return Ok(());
+    }
+    std::fs::create_dir(dir).map_err(|e| StoreError::io("create folder", dir, e))?;
+    created.insert(dir.to_path_buf());
+    Ok(())
+}
+
+/// Creates the folders between `staging` and `file`.
+fn create_parents(
+    staging: &Path,
+    file: &Path,
+    created: &mut HashSet<PathBuf>,
+) -> Result<(), StoreError> {
+    let Some(parent) = file.parent() else {
+        return Ok(());
+    };
+    let relative = parent.strip_prefix(staging).unwrap_or(Path::new(""));
+    let mut dir = staging.to_path_buf();
+    for component in relative.components() {
+        dir.push(component);
+        create_dir_once(&dir, created)?;
+    }
+    Ok(())
+}
+
+/// Moves `staging` to `final_dir`, replacing an existing folder in one
+/// step where the file system allows it.
+fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
+    if !final_dir.exists() {
+        return std::fs::rename(staging, final_dir)
+            .map_err(|e| StoreError::io("rename", final_dir, e));
+    }
+    if exchange(staging, final_dir)? {
+        // `staging` now holds the previous run.
+        return remove_old(staging);
+    }
+
+    // NOTE: without RENAME_EXCHANGE there is a moment between the two
+    // renames where the commit folder is missing; a crash there leaves the
+    // previous run in a hidden `.replaced` folder.
+    let old = unique_sibling(final_dir, "replaced");
+    std::fs::rename(final_dir, &old).map_err(|e| StoreError::io("rename", final_dir, e))?;
+    std::fs::rename(staging, final_dir).map_err(|e| StoreError::io("rename", final_dir, e))?;
+    remove_old(&old)
+}
+
+fn remove_old(dir: &Path) -> Result<(), StoreError> {
+    std::fs::remove_dir_all(dir).map_err(|e| StoreError::io("remove old folder", dir, e))
+}
+
+/// Returns the UTF-8 entry names of a folder; a missing folder has none.
+fn read_dir_names(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(StoreError::io("list", dir, error)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
+        if let Ok(name) = entry.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests;
