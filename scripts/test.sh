@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every check of hashtree-ci: formatting, clippy, all tests as the
+# current user (root in CI), the sandbox tests again as the unprivileged
+# user htci-test, and the project's own workflow under `htci run --sandbox`
+# with its signed result verified. Run scripts/setup.sh once first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Integration tests that run a second time as an ordinary user, because a
+# rootless sandbox must hold without root.
+unprivileged_tests=(sandbox_basic sandbox_escape run_sandbox)
+unprivileged_user=htci-test
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test (as $(id -un))"
+cargo test --workspace
+
+if [[ $(id -u) -eq 0 ]]; then
+  step "sandbox tests as $unprivileged_user"
+  args=()
+  for name in "${unprivileged_tests[@]}"; do args+=(--test "$name"); done
+  binaries=$(cargo test -p ci-runner "${args[@]}" --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("reason") == "compiler-artifact" and message.get("executable") and message["target"]["kind"] == ["test"]:
+        print(message["executable"])')
+  htci_bin=$PWD/target/debug/htci
+  for binary in $binaries; do
+    step "$(basename "$binary") as $unprivileged_user"
+    su "$unprivileged_user" -s /bin/bash -c "cd '$PWD' && HOME=~$unprivileged_user HTCI_BIN='$htci_bin' '$binary'"
+  done
+else
+  echo "not root: the tests above already ran unprivileged"
+fi
+
+step "htci run --sandbox . (the project's own workflow)"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export XDG_CONFIG_HOME=$scratch/config XDG_DATA_HOME=$scratch/data
+target/debug/htci run --sandbox .
+result=$(find "$XDG_DATA_HOME" -path '*/ci/*' -name result.json -not -path '*/jobs/*' | head -n 1)
+if [[ -z "$result" ]]; then
+  echo "test.sh: htci run stored no result.json under $XDG_DATA_HOME" >&2
+  exit 1
+fi
+target/debug/htci verify "$result"
