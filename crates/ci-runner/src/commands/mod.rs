@@ -2,3 +2,5 @@
 
 pub mod check;
 pub mod expr;
+pub mod run;
+pub mod sandbox;

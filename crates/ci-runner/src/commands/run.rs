@@ -1,0 +1,536 @@
+//! `htci run`: run the workflows of a repository on this machine.
+//!
+//! Resolves the commit with git, loads and selects the workflows and jobs,
+//! runs them through the [scheduler](crate::scheduler), stores signed
+//! results and prints a summary. Exit codes: 0 when every job succeeded
+//! or was skipped, 1 when a job failed or was cancelled, 2 for invalid
+//! input or configuration, each with a one-line reason on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ci_core::config::RunnerConfig;
+use ci_core::status::Status;
+use ci_workflow::load;
+use ci_workflow::model::{TriggerConfig, Workflow};
+use ci_workflow::trigger::{self, Event};
+use clap::Args;
+use serde_json::{Map, Value, json};
+
+use crate::executor::contexts::{self, RunInfo, WorkflowInfo};
+use crate::git::{self, RepoInfo};
+use crate::launcher::{HostLauncher, Launcher};
+use crate::mask::Masker;
+use crate::output::Console;
+use crate::results;
+use crate::scheduler::{self, LegResult, RunSettings, SelectedWorkflow};
+
+/// Arguments of `htci run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Repository to run (any directory inside a git checkout).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+
+    /// Event that triggers the run, such as `push`, `pull_request` or
+    /// `workflow_dispatch`; only workflows whose `on:` matches run.
+    #[arg(long, default_value = "push")]
+    pub event: String,
+
+    /// Run only this workflow file (a path, or a file name under
+    /// `.github/workflows/`), whatever its triggers.
+    #[arg(long)]
+    pub workflow: Option<PathBuf>,
+
+    /// Run only this job id and the jobs it needs.
+    #[arg(long)]
+    pub job: Option<String>,
+
+    /// A secret as NAME=VALUE; may be repeated.
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub secrets: Vec<String>,
+
+    /// A file of NAME=VALUE lines with secrets (`#` starts a comment line).
+    #[arg(long = "secret-file", value_name = "FILE")]
+    pub secret_files: Vec<PathBuf>,
+
+    /// Print a machine-readable summary as JSON on stdout; logs go to
+    /// stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A problem with the input or configuration: exit code 2.
+#[derive(Debug)]
+struct InputError(String);
+
+impl<E: std::fmt::Display> From<E> for InputError {
+    fn from(error: E) -> Self {
+        InputError(error.to_string())
+    }
+}
+
+/// Set from the SIGINT/SIGTERM handler; read by a watcher thread.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+pub fn execute(args: &RunArgs) -> ExitCode {
+    match run(args) {
+        Ok(code) => code,
+        Err(InputError(message)) => {
+            let line = message.lines().next().unwrap_or_default().to_string();
+            eprintln!("error: {line}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
+    let (config, created) = RunnerConfig::load_or_create_default(None)
+        .map_err(|e| InputError(format!("invalid runner configuration: {e}")))?;
+    let console = Console::new(args.json);
+    if let Some(path) = created {
+        console.line(&format!(
+            "created runner identity {} at {}",
+            config.npub(),
+            path.display()
+        ));
+    }
+
+    let secrets = collect_secrets(&args.secrets, &args.secret_files)?;
+    let repo = git::inspect(&args.path)?;
+    let workflows = select_workflows(&repo, args)?;
+    if workflows.is_empty() {
+        console.line(&format!(
+            "no workflow of {} runs on `{}` for {}",
+            repo.root.display(),
+            args.event,
+            repo.git_ref
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let masker = Masker::new();
+    for value in secrets.values() {
+        masker.add(value);
+    }
+    let mut secrets_context: Map<String, Value> = secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    secrets_context
+        .entry("GITHUB_TOKEN".to_string())
+        .or_insert(Value::String(String::new()));
+
+    let cancel = install_signal_handlers()?;
+    let run_dir = create_run_dir()?;
+    let run_info = Arc::new(RunInfo {
+        repo: repo.clone(),
+        event_name: args.event.clone(),
+        run_id: run_id(),
+        run_number: 1,
+        run_attempt: 1,
+        actor: std::env::var("USER").unwrap_or_else(|_| "htci".into()),
+        runner_name: config.name.clone(),
+        arch: contexts::host_arch().to_string(),
+        debug: false,
+        passthrough_env: RunInfo::passthrough_from_env(),
+    });
+    let launcher: Arc<dyn Launcher> = Arc::new(HostLauncher);
+    let settings = RunSettings {
+        run: run_info,
+        launcher: launcher.clone(),
+        masker: masker.clone(),
+        console: console.clone(),
+        cancel: cancel.clone(),
+        run_dir: run_dir.clone(),
+        max_concurrent_jobs: config.limits.max_concurrent_jobs.max(1),
+        job_timeout_cap: Duration::from_secs(config.limits.job_timeout_secs.max(1)),
+        secrets: secrets_context,
+    };
+
+    let started_at = time::OffsetDateTime::now_utc();
+    let legs = scheduler::run_all(&settings, &workflows);
+    let finished_at = time::OffsetDateTime::now_utc();
+
+    let cancelled = cancel.load(Ordering::SeqCst);
+    let stored = results::store(&results::StoreRequest {
+        config: &config,
+        repo: &repo,
+        event: &args.event,
+        workflows: &workflows,
+        legs: &legs,
+        masker: &masker,
+        isolation: launcher.isolation_kind(),
+        started_at,
+        finished_at,
+    });
+    if std::env::var_os("HTCI_KEEP_RUN_DIR").is_none() {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
+
+    let rows: Vec<(String, Status, Duration)> = legs
+        .iter()
+        .map(|leg| {
+            (
+                leg.display_name.clone(),
+                leg.outcome.status,
+                leg.outcome.duration,
+            )
+        })
+        .collect();
+    console.summary(&rows);
+    let result_path = match &stored {
+        Ok(path) => {
+            console.line(&format!("result written to {}", path.display()));
+            Some(path.clone())
+        }
+        Err(error) => {
+            eprintln!(
+                "error: failed to store the results: {}",
+                masker.mask(&error.to_string())
+            );
+            None
+        }
+    };
+
+    let failed = legs.iter().any(|leg| {
+        leg.outcome.status.is_unsuccessful()
+            && !(leg.continue_on_error && leg.outcome.status == Status::Failure)
+    });
+    if args.json {
+        print_json(
+            &repo,
+            &legs,
+            &workflows,
+            result_path.as_deref(),
+            failed || cancelled,
+            &masker,
+        );
+    }
+    if failed || cancelled || stored.is_err() {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `--secret NAME=VALUE` and `--secret-file` entries.
+fn collect_secrets(
+    pairs: &[String],
+    files: &[PathBuf],
+) -> Result<std::collections::BTreeMap<String, String>, InputError> {
+    let mut secrets = std::collections::BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            InputError(format!(
+                "failed to read secret file {}: {e}",
+                file.display()
+            ))
+        })?;
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let (name, value) = parse_secret(trimmed).map_err(|reason| {
+                InputError(format!("{}:{}: {reason}", file.display(), number + 1))
+            })?;
+            secrets.insert(name, value);
+        }
+    }
+    for pair in pairs {
+        let (name, value) =
+            parse_secret(pair).map_err(|reason| InputError(format!("--secret: {reason}")))?;
+        secrets.insert(name, value);
+    }
+    Ok(secrets)
+}
+
+fn parse_secret(text: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err("expected NAME=VALUE".to_string());
+    };
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return Err(format!(
+            "invalid secret name `{name}`; use letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Loads the workflows to run and selects their jobs.
+fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkflow>, InputError> {
+    let explicit = args.workflow.is_some();
+    let paths = match &args.workflow {
+        Some(path) => vec![resolve_workflow_path(&repo.root, path)?],
+        None => load::discover_workflows(&repo.root),
+    };
+
+    let event = build_event(repo, &args.event);
+    let mut selected = Vec::new();
+    for path in paths {
+        let relative = path
+            .strip_prefix(&repo.root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| path.clone())
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            InputError(format!(
+                "failed to read workflow file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let loaded = load::load_workflow_str(&relative, &text)?;
+        let workflow = loaded.workflow;
+
+        if !explicit && !triggers_on(&workflow, &event)? {
+            continue;
+        }
+        let jobs = match &args.job {
+            Some(job) if workflow.job(job).is_none() => continue,
+            only => scheduler::select_jobs(&workflow, only.as_deref())
+                .map_err(|e| InputError(format!("workflow {relative}: {e}")))?,
+        };
+
+        let stem = Path::new(&relative)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "workflow".into());
+        let info = WorkflowInfo {
+            name: workflow
+                .name
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_else(|| relative.clone()),
+            path: relative,
+            inputs: dispatch_inputs(&workflow, &args.event),
+        };
+        selected.push(SelectedWorkflow {
+            workflow: Arc::new(workflow),
+            info,
+            stem,
+            jobs,
+        });
+    }
+
+    if let Some(job) = &args.job
+        && selected.is_empty()
+    {
+        return Err(InputError(format!(
+            "unknown job `{job}`: no selected workflow has a job with that id; run `htci check` to list the jobs"
+        )));
+    }
+    Ok(selected)
+}
+
+/// Finds `--workflow`: a path (relative to the working directory or the
+/// repository root) or a file name under `.github/workflows/`.
+fn resolve_workflow_path(root: &Path, given: &Path) -> Result<PathBuf, InputError> {
+    let candidates = [
+        given.to_path_buf(),
+        root.join(given),
+        root.join(".github").join("workflows").join(given),
+    ];
+    candidates
+        .iter()
+        .find(|path| path.is_file())
+        .map(|path| path.canonicalize().unwrap_or_else(|_| path.clone()))
+        .ok_or_else(|| {
+            InputError(format!(
+                "unknown workflow `{}`: no such file in the working directory, {} or its .github/workflows",
+                given.display(),
+                root.display()
+            ))
+        })
+}
+
+fn build_event(repo: &RepoInfo, name: &str) -> Event {
+    let mut event = match name {
+        "push" => Event::push(&repo.git_ref),
+        "pull_request" | "pull_request_target" => {
+            let mut event = Event::pull_request(&repo.git_ref, "opened");
+            event.name = name.to_string();
+            event
+        }
+        other => Event {
+            name: other.to_string(),
+            git_ref: Some(repo.git_ref.clone()),
+            ..Event::default()
+        },
+    };
+    if let Ok(paths) = changed_in_commit(repo) {
+        event = event.with_changed_paths(&paths);
+    }
+    event
+}
+
+/// Paths the commit changed against its parent (all files of a root commit).
+fn changed_in_commit(repo: &RepoInfo) -> Result<Vec<String>, git::GitError> {
+    let output = if repo.before.chars().all(|c| c == '0') {
+        git::git(
+            &repo.root,
+            &["ls-tree", "-r", "--name-only", "-z", &repo.sha],
+        )?
+    } else {
+        git::git(
+            &repo.root,
+            &["diff", "--name-only", "-z", &repo.before, &repo.sha],
+        )?
+    };
+    Ok(output
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn triggers_on(workflow: &Workflow, event: &Event) -> Result<bool, InputError> {
+    let events = workflow
+        .on
+        .triggers
+        .iter()
+        .map(|t| (t.event.as_str(), &t.filter));
+    trigger::workflow_matches(events, event)
+        .map_err(|e| InputError(format!("workflow {}: {e}", workflow.path)))
+}
+
+/// `inputs` of a `workflow_dispatch` run: each input's default.
+fn dispatch_inputs(workflow: &Workflow, event: &str) -> Value {
+    let mut inputs = Map::new();
+    if event != "workflow_dispatch" {
+        return Value::Object(inputs);
+    }
+    if let Some(trigger) = workflow.on.trigger("workflow_dispatch")
+        && let TriggerConfig::WorkflowDispatch(declared) = &trigger.config
+    {
+        for (name, input) in declared.iter() {
+            let value = input
+                .default
+                .as_ref()
+                .map(|d| d.value.clone())
+                .unwrap_or(Value::String(String::new()));
+            inputs.insert(name.to_string(), value);
+        }
+    }
+    Value::Object(inputs)
+}
+
+/// Installs SIGINT and SIGTERM handlers and returns the flag they set.
+fn install_signal_handlers() -> Result<Arc<AtomicBool>, InputError> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe, and no other handler is replaced here.
+        unsafe { sigaction(signal, &action) }
+            .map_err(|e| InputError(format!("failed to install the {signal} handler: {e}")))?;
+    }
+
+    let flag = Arc::new(AtomicBool::new(false));
+    let watcher = flag.clone();
+    std::thread::spawn(move || {
+        loop {
+            if SIGNALLED.load(Ordering::SeqCst) {
+                watcher.store(true, Ordering::SeqCst);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    Ok(flag)
+}
+
+/// A fresh directory for the job workspaces of this run.
+fn create_run_dir() -> Result<PathBuf, InputError> {
+    let base = std::env::temp_dir();
+    let dir = base.join(format!("htci-run-{}-{}", std::process::id(), run_id()));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        InputError(format!(
+            "failed to create run directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(dir)
+}
+
+/// A run id from the clock: unique enough to tell local runs apart.
+fn run_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+fn print_json(
+    repo: &RepoInfo,
+    legs: &[LegResult],
+    workflows: &[SelectedWorkflow],
+    result_path: Option<&Path>,
+    failed: bool,
+    masker: &Masker,
+) {
+    let overall =
+        Status::worst(legs.iter().map(|leg| leg.outcome.status)).unwrap_or(Status::Skipped);
+    let jobs: Vec<Value> = legs
+        .iter()
+        .map(|leg| {
+            json!({
+                "key": leg.key,
+                "job_id": leg.job_id,
+                "name": leg.display_name,
+                "workflow": workflows[leg.workflow_index].info.path,
+                "status": leg.outcome.status.as_str(),
+                "duration_secs": leg.outcome.duration.as_secs_f64(),
+                "matrix": leg.matrix,
+                "outputs": leg.outcome.outputs,
+                "steps": leg.outcome.steps.iter().map(|step| json!({
+                    "name": step.name,
+                    "id": step.id,
+                    "status": step.status.as_str(),
+                    "outcome": step.outcome.as_str(),
+                    "exit_code": step.exit_code,
+                    "duration_secs": step.duration.as_secs_f64(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let summary = json!({
+        "status": overall.as_str(),
+        "success": !failed,
+        "commit": repo.sha,
+        "ref": repo.git_ref,
+        "dirty": repo.dirty,
+        "result_path": result_path.map(|p| p.to_string_lossy().into_owned()),
+        "jobs": jobs,
+    });
+    println!("{}", masker.mask_json(&summary));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_pairs() {
+        assert_eq!(parse_secret("A_1=x=y"), Ok(("A_1".into(), "x=y".into())));
+        assert!(parse_secret("novalue").is_err());
+        assert!(parse_secret("1A=x").is_err());
+        assert!(parse_secret("A-B=x").is_err());
+    }
+}

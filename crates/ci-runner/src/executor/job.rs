@@ -1,0 +1,402 @@
+//! One job (or matrix leg): its workspace, its environment and its steps
+//! in order, then its `outputs`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ci_core::status::Status;
+use nix::sys::signal::Signal;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use super::capture::Cancel;
+use super::contexts::{self, RunInfo, WorkflowInfo};
+use super::eval::{self, Contexts};
+use super::file_commands::{self, StepFiles};
+use super::step::{self, Scope, StepDef, StepRecord};
+use crate::launcher::{Launcher, process_group_alive, signal_process_group, terminate_group};
+use crate::mask::Masker;
+use crate::output::Console;
+use crate::workspace::{self, JobDirs};
+
+/// `defaults.run` after merging the workflow's and the job's.
+#[derive(Debug, Clone, Default)]
+pub struct RunDefaults {
+    pub shell: Option<String>,
+    pub working_directory: Option<String>,
+}
+
+/// Everything a job needs that does not change while it runs.
+pub struct JobEnv {
+    pub run: Arc<RunInfo>,
+    pub workflow: WorkflowInfo,
+    pub launcher: Arc<dyn Launcher>,
+    pub masker: Masker,
+    pub console: Console,
+    pub cancel: Cancel,
+    pub dirs: JobDirs,
+    /// Name shown in log prefixes and results (`build (linux)`).
+    pub display_name: String,
+    pub defaults: RunDefaults,
+}
+
+/// What a job definition gives the executor, already detached from the
+/// workflow model.
+#[derive(Debug, Clone)]
+pub struct JobPlan {
+    pub job_id: String,
+    /// Workflow `env:` then job `env:`, as templates, in that order.
+    pub workflow_env: Vec<(String, String)>,
+    pub job_env: Vec<(String, String)>,
+    pub steps: Vec<StepDef>,
+    /// Job `outputs:` templates.
+    pub outputs: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// Contexts fixed before the job starts: `matrix`, `strategy`,
+    /// `needs`, `inputs`, `secrets`, `vars`.
+    pub fixed_contexts: Vec<(String, Value)>,
+    pub container: Value,
+    pub services: Value,
+}
+
+/// Mutable state of a running job.
+pub struct JobState {
+    pub contexts: Contexts,
+    /// Workflow and job env, evaluated.
+    pub base_env: Vec<(String, String)>,
+    /// Values written to `GITHUB_ENV`, later ones replacing earlier ones.
+    pub github_env: Vec<(String, String)>,
+    /// Directories written to `GITHUB_PATH`, newest first.
+    pub path_additions: Vec<String>,
+    pub standard_env: Vec<(String, String)>,
+    pub failed: bool,
+    pub timed_out: bool,
+    pub deadline: Instant,
+    pub pgids: Vec<u32>,
+    pub log: Vec<u8>,
+    pub summary: String,
+    file_index: usize,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub struct JobOutcome {
+    pub status: Status,
+    pub steps: Vec<StepRecord>,
+    pub outputs: BTreeMap<String, String>,
+    pub log: Vec<u8>,
+    pub started_at: OffsetDateTime,
+    pub finished_at: OffsetDateTime,
+    pub duration: Duration,
+}
+
+impl JobState {
+    pub fn next_file_index(&mut self) -> usize {
+        self.file_index += 1;
+        self.file_index
+    }
+
+    /// The env map of a step: workflow and job env, then `GITHUB_ENV`,
+    /// then the env inherited by a composite action, then the step's own.
+    pub fn merged_env(&self, scope: &Scope, own: &[(String, String)]) -> Vec<(String, String)> {
+        let mut merged: Vec<(String, String)> = Vec::new();
+        let sources = [
+            &self.base_env[..],
+            &self.github_env[..],
+            &scope.inherited_env[..],
+            own,
+        ];
+        for (key, value) in sources.into_iter().flatten() {
+            match merged.iter_mut().find(|(k, _)| k == key) {
+                Some(entry) => entry.1 = value.clone(),
+                None => merged.push((key.clone(), value.clone())),
+            }
+        }
+        merged
+    }
+
+    /// Contexts for a step: the job's, with `env`, `steps` and (inside a
+    /// composite action) `inputs` of this point.
+    pub fn step_contexts(&self, scope: &Scope, own: &[(String, String)]) -> Contexts {
+        let mut contexts = self.contexts.clone();
+        let env: Map<String, Value> = self
+            .merged_env(scope, own)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        contexts.set("env", Value::Object(env));
+        contexts.set("steps", Value::Object(scope.steps.clone()));
+        if let Some(inputs) = &scope.inputs {
+            contexts.set("inputs", inputs.clone());
+        }
+        contexts
+    }
+
+    /// `PATH` of a step: `GITHUB_PATH` additions before the base `PATH`.
+    pub fn path_value(&self, env: &JobEnv, scope: &Scope) -> String {
+        let base = self
+            .merged_env(scope, &[])
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v)
+            .or_else(|| env.run.passthrough("PATH").map(str::to_string))
+            .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string());
+        let mut parts = self.path_additions.clone();
+        parts.push(base);
+        parts.join(":")
+    }
+
+    /// The complete environment of a step's process.
+    pub fn process_env(
+        &self,
+        env: &JobEnv,
+        scope: &Scope,
+        own: &[(String, String)],
+        files: &StepFiles,
+    ) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = env.run.passthrough_env.clone();
+        vars.extend(self.standard_env.iter().cloned());
+        let visible = |path: &std::path::Path| {
+            env.launcher
+                .visible_path(path)
+                .to_string_lossy()
+                .into_owned()
+        };
+        vars.push(("GITHUB_OUTPUT".into(), visible(&files.output)));
+        vars.push(("GITHUB_ENV".into(), visible(&files.env)));
+        vars.push(("GITHUB_PATH".into(), visible(&files.path)));
+        vars.push(("GITHUB_STEP_SUMMARY".into(), visible(&files.summary)));
+        vars.push(("PATH".into(), self.path_value(env, scope)));
+        vars.extend(self.merged_env(scope, own));
+
+        // Later entries win; keep the last value of each name.
+        let mut deduplicated: Vec<(String, String)> = Vec::new();
+        for (key, value) in vars {
+            match deduplicated.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 = value,
+                None => deduplicated.push((key, value)),
+            }
+        }
+        deduplicated
+    }
+
+    /// Reads the files of a finished step into outputs, env and path.
+    pub fn read_step_files(
+        &mut self,
+        env: &JobEnv,
+        files: &StepFiles,
+        outputs: &mut BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+
+        let pairs = file_commands::parse_key_values("GITHUB_OUTPUT", &read(&files.output))
+            .map_err(|e| e.to_string())?;
+        outputs.extend(pairs);
+
+        let pairs = file_commands::parse_key_values("GITHUB_ENV", &read(&files.env))
+            .map_err(|e| e.to_string())?;
+        for (key, value) in pairs {
+            match self.github_env.iter_mut().find(|(k, _)| *k == key) {
+                Some(entry) => entry.1 = value,
+                None => self.github_env.push((key, value)),
+            }
+        }
+
+        for dir in file_commands::parse_path_file(&read(&files.path)) {
+            self.path_additions.insert(0, dir);
+        }
+
+        let summary = read(&files.summary);
+        if !summary.is_empty() {
+            self.summary.push_str(&env.masker.mask(&summary));
+        }
+        Ok(())
+    }
+
+    /// Appends a step's log to the job log under a header line.
+    pub fn append_log(&mut self, name: &str, bytes: &[u8]) {
+        self.log
+            .extend_from_slice(format!("##[step] {name}\n").as_bytes());
+        self.log.extend_from_slice(bytes);
+    }
+}
+
+/// Runs a job to its end. Never panics on bad input: every problem ends
+/// as a failed step or job with the reason in its log.
+pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let mut state = JobState {
+        contexts: Contexts::default(),
+        base_env: Vec::new(),
+        github_env: Vec::new(),
+        path_additions: Vec::new(),
+        standard_env: Vec::new(),
+        failed: false,
+        timed_out: false,
+        deadline: started + plan.timeout,
+        pgids: Vec::new(),
+        log: Vec::new(),
+        summary: String::new(),
+        file_index: 0,
+    };
+
+    let mut records = Vec::new();
+    let setup = prepare(env, plan, &mut state);
+    match setup {
+        Ok(()) => {
+            let mut scope = Scope::default();
+            for def in &plan.steps {
+                let record = step::run_step(env, &mut state, &mut scope, def);
+                records.push(record);
+            }
+            state.failed |= scope.failed;
+            state
+                .contexts
+                .set("steps", Value::Object(scope.steps.clone()));
+        }
+        Err(message) => {
+            let line = env.masker.mask(&format!("##[error]{message}"));
+            env.console.notice(&env.display_name, &line);
+            state.log.extend_from_slice(line.as_bytes());
+            state.log.push(b'\n');
+            state.failed = true;
+        }
+    }
+
+    kill_leftovers(&state.pgids);
+    let outputs = evaluate_outputs(env, plan, &mut state);
+
+    let cancelled =
+        env.cancel.is_cancelled() || records.iter().any(|r| r.status == Status::Cancelled);
+    let status = if cancelled {
+        Status::Cancelled
+    } else if state.failed || records.iter().any(|r| r.status == Status::Failure) {
+        Status::Failure
+    } else {
+        Status::Success
+    };
+
+    if !state.summary.is_empty() {
+        let _ = std::fs::write(env.dirs.root.join("step_summary.md"), &state.summary);
+    }
+    let duration = started.elapsed();
+    env.console.job_done(&env.display_name, status, duration);
+    JobOutcome {
+        status,
+        steps: records,
+        outputs,
+        log: state.log,
+        started_at,
+        finished_at: OffsetDateTime::now_utc(),
+        duration,
+    }
+}
+
+/// Checks out the workspace, writes the event file and evaluates the
+/// job's contexts and env.
+fn prepare(env: &JobEnv, plan: &JobPlan, state: &mut JobState) -> Result<(), String> {
+    workspace::checkout(&env.run.repo, &env.dirs.workspace, true).map_err(|e| e.to_string())?;
+
+    let event = contexts::event_payload(&env.run, &env.workflow);
+    let event_path = env.dirs.temp.join("event.json");
+    let event_text = serde_json::to_string_pretty(&event).unwrap_or_else(|_| "{}".into());
+    std::fs::write(&event_path, event_text).map_err(|e| {
+        format!(
+            "failed to write the event file {}: {e}",
+            event_path.display()
+        )
+    })?;
+
+    let visible = |path: &std::path::Path| {
+        env.launcher
+            .visible_path(path)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut github = contexts::github_context(
+        &env.run,
+        &env.workflow,
+        &plan.job_id,
+        &visible(&env.dirs.workspace),
+        &event,
+    );
+    github["event_path"] = Value::String(visible(&event_path));
+    let runner = contexts::runner_context(&env.run, &env.dirs, env.launcher.as_ref());
+    state.standard_env = contexts::standard_env(&env.run, &github, &runner, &visible(&event_path));
+
+    state.contexts.set("github", github);
+    state.contexts.set("runner", runner);
+    state.contexts.set(
+        "job",
+        json!({ "status": "success", "container": plan.container, "services": plan.services }),
+    );
+    for (name, value) in &plan.fixed_contexts {
+        state.contexts.set(name, value.clone());
+    }
+
+    let mut base_env: Vec<(String, String)> = Vec::new();
+    for (key, template) in plan.workflow_env.iter().chain(plan.job_env.iter()) {
+        let mut contexts = state.contexts.clone();
+        let env_map: Map<String, Value> = base_env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        contexts.set("env", Value::Object(env_map));
+        let value = eval::template(template, &contexts).map_err(|e| format!("env `{key}`: {e}"))?;
+        match base_env.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => base_env.push((key.clone(), value)),
+        }
+    }
+    state.base_env = base_env;
+    Ok(())
+}
+
+/// Evaluates the job's `outputs:` after its steps.
+fn evaluate_outputs(
+    env: &JobEnv,
+    plan: &JobPlan,
+    state: &mut JobState,
+) -> BTreeMap<String, String> {
+    let mut contexts = state.contexts.clone();
+    let job_status = if state.failed { "failure" } else { "success" };
+    if let Some(Value::Object(job)) = contexts.map.get_mut("job") {
+        job.insert("status".into(), Value::String(job_status.into()));
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, template) in &plan.outputs {
+        match eval::template(template, &contexts) {
+            Ok(value) => {
+                outputs.insert(name.clone(), env.masker.mask(&value));
+            }
+            Err(error) => {
+                let line = env
+                    .masker
+                    .mask(&format!("##[warning]output `{name}`: {error}"));
+                env.console.notice(&env.display_name, &line);
+                state.log.extend_from_slice(line.as_bytes());
+                state.log.push(b'\n');
+            }
+        }
+    }
+    outputs
+}
+
+/// Kills the process groups that steps left behind (background jobs),
+/// as GitHub's runner does when a job ends.
+fn kill_leftovers(pgids: &[u32]) {
+    for &pgid in pgids {
+        if process_group_alive(pgid) {
+            signal_process_group(pgid, Signal::SIGCONT);
+            terminate_group(pgid, || {});
+        }
+    }
+}
+
+/// Where a job's directories go: `<run dir>/<index>-<job key>`.
+pub fn job_dir_key(index: usize, key: &str) -> String {
+    format!("{index:03}-{}", workspace::sanitize(key))
+}

@@ -1,0 +1,637 @@
+//! One step: its definition, its `if:`, and running a `run:` script.
+//!
+//! [`StepDef`] is the runner's view of a step, filled from a workflow
+//! step or from a step of a composite action, so both run through the
+//! same code. A step runs in three parts: evaluate the condition and the
+//! step's own values, run the process (or the built-in action), then read
+//! back the files the step wrote (`GITHUB_OUTPUT`, `GITHUB_ENV`,
+//! `GITHUB_PATH`, `GITHUB_STEP_SUMMARY`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ci_core::status::Status;
+use ci_workflow::model;
+use serde_json::{Map, Value, json};
+
+use super::capture::{self, Ending};
+use super::eval::{self, Contexts, StatusState};
+use super::file_commands::{self, StepFiles};
+use super::job::{JobEnv, JobState};
+use super::shell::Shell;
+use crate::launcher::LaunchSpec;
+
+/// A boolean or number that may be written as an expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flex<T> {
+    Literal(T),
+    Expression(String),
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    Run {
+        run: String,
+        shell: Option<String>,
+        working_directory: Option<String>,
+    },
+    Uses {
+        uses: String,
+        with: Vec<(String, String)>,
+    },
+}
+
+/// A step of a job or of a composite action. Text fields are templates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepDef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub condition: Option<String>,
+    pub kind: StepKind,
+    pub env: Vec<(String, String)>,
+    pub continue_on_error: Option<Flex<bool>>,
+    pub timeout_minutes: Option<Flex<f64>>,
+}
+
+impl StepDef {
+    /// Converts a workflow step.
+    pub fn from_model(step: &model::Step) -> Self {
+        let kind = match &step.action {
+            model::StepAction::Run {
+                run,
+                shell,
+                working_directory,
+            } => StepKind::Run {
+                run: run.value.clone(),
+                shell: shell.as_ref().map(|t| t.value.clone()),
+                working_directory: working_directory.as_ref().map(|t| t.value.clone()),
+            },
+            model::StepAction::Uses { uses, with } => StepKind::Uses {
+                uses: uses.value.clone(),
+                with: with
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.value.clone()))
+                    .collect(),
+            },
+        };
+        Self {
+            id: step.id.as_ref().map(|id| id.value.clone()),
+            name: step.name.as_ref().map(|n| n.value.clone()),
+            condition: step.condition.as_ref().map(|c| c.raw.clone()),
+            kind,
+            env: step
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.value.clone()))
+                .collect(),
+            continue_on_error: step.continue_on_error.as_ref().map(|s| flex(&s.value)),
+            timeout_minutes: step.timeout_minutes.as_ref().map(|s| flex(&s.value)),
+        }
+    }
+
+    /// GitHub's name for a step without `name:`.
+    pub fn default_name(&self) -> String {
+        match &self.kind {
+            StepKind::Run { run, .. } => {
+                let first = run.lines().map(str::trim).find(|l| !l.is_empty());
+                format!("Run {}", first.unwrap_or_default())
+            }
+            StepKind::Uses { uses, .. } => format!("Run {uses}"),
+        }
+    }
+}
+
+/// Converts the model's literal-or-expression values.
+pub fn flex<T: Clone>(value: &model::OrExpression<T>) -> Flex<T> {
+    match value {
+        model::OrExpression::Literal(literal) => Flex::Literal(literal.clone()),
+        model::OrExpression::Expression(text) => Flex::Expression(text.clone()),
+    }
+}
+
+/// Evaluates a boolean that may be an expression.
+pub fn flex_bool(value: &Option<Flex<bool>>, contexts: &Contexts) -> Result<bool, eval::EvalError> {
+    match value {
+        None => Ok(false),
+        Some(Flex::Literal(value)) => Ok(*value),
+        Some(Flex::Expression(text)) => Ok(truthy(&eval::value(text, contexts)?)),
+    }
+}
+
+/// Evaluates a number that may be an expression.
+pub fn flex_number(
+    value: &Option<Flex<f64>>,
+    contexts: &Contexts,
+) -> Result<Option<f64>, eval::EvalError> {
+    match value {
+        None => Ok(None),
+        Some(Flex::Literal(value)) => Ok(Some(*value)),
+        Some(Flex::Expression(text)) => {
+            let value = eval::value(text, contexts)?;
+            let number = match &value {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+            number.map(Some).ok_or_else(|| eval::EvalError {
+                text: text.clone(),
+                message: format!("expected a number, got {value}"),
+            })
+        }
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// The outcome of one step, for `steps.<id>` and for results.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub name: String,
+    pub id: Option<String>,
+    /// Conclusion: after `continue-on-error`.
+    pub status: Status,
+    /// Outcome: before `continue-on-error`.
+    pub outcome: Status,
+    pub exit_code: Option<i32>,
+    pub duration: Duration,
+    pub log: Vec<u8>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The `steps` context and status of a sequence of steps: a job, or the
+/// steps of one composite action.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub steps: Map<String, Value>,
+    pub failed: bool,
+    /// `inputs` of a composite action.
+    pub inputs: Option<Value>,
+    /// Env of the `uses:` step that runs a composite action.
+    pub inherited_env: Vec<(String, String)>,
+    /// Name shown in log prefixes for steps of a composite action.
+    pub log_name: Option<String>,
+}
+
+/// A step's output while it runs: lines for the terminal and the logs.
+pub struct StepLog<'a> {
+    pub env: &'a JobEnv,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl StepLog<'_> {
+    /// Writes one line (masked here) to the terminal and the step log.
+    pub fn line(&mut self, text: &str) {
+        let masked = self.env.masker.mask(text);
+        self.env
+            .console
+            .log(&self.env.display_name, &self.name, &masked);
+        self.bytes.extend_from_slice(masked.as_bytes());
+        self.bytes.push(b'\n');
+    }
+
+    pub fn error(&mut self, message: &str) {
+        self.line(&format!("##[error]{message}"));
+    }
+
+    pub fn warning(&mut self, message: &str) {
+        self.line(&format!("##[warning]{message}"));
+    }
+}
+
+/// What running a step's body produced, before `continue-on-error`.
+pub struct BodyResult {
+    pub outcome: Status,
+    pub exit_code: Option<i32>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl BodyResult {
+    pub fn failure(exit_code: Option<i32>) -> Self {
+        Self {
+            outcome: Status::Failure,
+            exit_code,
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    pub fn success() -> Self {
+        Self {
+            outcome: Status::Success,
+            exit_code: Some(0),
+            outputs: BTreeMap::new(),
+        }
+    }
+}
+
+/// Runs one step in `scope` and records it in `scope.steps`.
+pub fn run_step(
+    env: &JobEnv,
+    state: &mut JobState,
+    scope: &mut Scope,
+    def: &StepDef,
+) -> StepRecord {
+    let started = Instant::now();
+    let mut contexts = state.step_contexts(scope, &[]);
+    let status_state =
+        StatusState::after_steps(scope.failed || state.failed, env.cancel.is_cancelled());
+
+    let name = match &def.name {
+        Some(template) => eval::template(template, &contexts).unwrap_or_else(|_| template.clone()),
+        None => def.default_name(),
+    };
+    let name = env.masker.mask(&name);
+    let mut log = StepLog {
+        env,
+        name: scope.log_name.clone().unwrap_or_else(|| name.clone()),
+        bytes: Vec::new(),
+    };
+
+    let should_run = if state.timed_out || status_state.cancelled {
+        Ok(false)
+    } else {
+        let condition = def.condition.as_deref().unwrap_or("success()");
+        eval::condition(condition, &contexts, status_state)
+    };
+
+    let (body, continue_on_error) = match should_run {
+        Ok(false) => {
+            let status = if status_state.cancelled {
+                Status::Cancelled
+            } else {
+                Status::Skipped
+            };
+            return finish(
+                env,
+                state,
+                scope,
+                def,
+                name,
+                log,
+                started,
+                status,
+                status,
+                None,
+                BTreeMap::new(),
+            );
+        }
+        Err(error) => {
+            log.error(&error.to_string());
+            (BodyResult::failure(None), false)
+        }
+        Ok(true) => {
+            let own_env = evaluate_env(&def.env, &mut contexts, &mut log);
+            match own_env {
+                Some(own_env) => {
+                    contexts = state.step_contexts(scope, &own_env);
+                    let continue_on_error = flex_bool(&def.continue_on_error, &contexts)
+                        .unwrap_or_else(|error| {
+                            log.error(&error.to_string());
+                            false
+                        });
+                    (
+                        run_body(env, state, scope, def, &contexts, &own_env, &mut log),
+                        continue_on_error,
+                    )
+                }
+                None => (BodyResult::failure(None), false),
+            }
+        }
+    };
+
+    let status = if body.outcome == Status::Failure && continue_on_error {
+        Status::Success
+    } else {
+        body.outcome
+    };
+    finish(
+        env,
+        state,
+        scope,
+        def,
+        name,
+        log,
+        started,
+        status,
+        body.outcome,
+        body.exit_code,
+        body.outputs,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    env: &JobEnv,
+    state: &mut JobState,
+    scope: &mut Scope,
+    def: &StepDef,
+    name: String,
+    log: StepLog<'_>,
+    started: Instant,
+    status: Status,
+    outcome: Status,
+    exit_code: Option<i32>,
+    outputs: BTreeMap<String, String>,
+) -> StepRecord {
+    let outputs: BTreeMap<String, String> = outputs
+        .into_iter()
+        .map(|(k, v)| (k, env.masker.mask(&v)))
+        .collect();
+    if let Some(id) = &def.id {
+        scope.steps.insert(
+            id.clone(),
+            json!({
+                "outputs": outputs,
+                "outcome": outcome.as_str(),
+                "conclusion": status.as_str(),
+            }),
+        );
+    }
+    if status == Status::Failure {
+        scope.failed = true;
+    }
+
+    let duration = started.elapsed();
+    if scope.log_name.is_none() {
+        env.console
+            .step_done(&env.display_name, &name, status, duration);
+    }
+    state.append_log(&name, &log.bytes);
+    StepRecord {
+        name,
+        id: def.id.clone(),
+        status,
+        outcome,
+        exit_code,
+        duration,
+        log: log.bytes,
+        outputs,
+    }
+}
+
+/// Evaluates a step's `env:` in order, each value seeing the ones before.
+fn evaluate_env(
+    pairs: &[(String, String)],
+    contexts: &mut Contexts,
+    log: &mut StepLog<'_>,
+) -> Option<Vec<(String, String)>> {
+    let mut evaluated = Vec::new();
+    for (key, template) in pairs {
+        match eval::template(template, contexts) {
+            Ok(value) => {
+                if let Some(Value::Object(env)) = contexts.map.get_mut("env") {
+                    env.insert(key.clone(), Value::String(value.clone()));
+                }
+                evaluated.push((key.clone(), value));
+            }
+            Err(error) => {
+                log.error(&format!("env `{key}`: {error}"));
+                return None;
+            }
+        }
+    }
+    Some(evaluated)
+}
+
+fn run_body(
+    env: &JobEnv,
+    state: &mut JobState,
+    scope: &mut Scope,
+    def: &StepDef,
+    contexts: &Contexts,
+    own_env: &[(String, String)],
+    log: &mut StepLog<'_>,
+) -> BodyResult {
+    match &def.kind {
+        StepKind::Run {
+            run,
+            shell,
+            working_directory,
+        } => {
+            let time_limit = match step_time_limit(def, contexts, state) {
+                Ok(limit) => limit,
+                Err(error) => {
+                    log.error(&error.to_string());
+                    return BodyResult::failure(None);
+                }
+            };
+            let script = RunScript {
+                run,
+                shell: shell.as_deref(),
+                working_directory: working_directory.as_deref(),
+                time_limit,
+            };
+            run_script(env, state, scope, &script, contexts, own_env, log)
+        }
+        StepKind::Uses { uses, with } => {
+            super::action::run_uses(env, state, scope, uses, with, contexts, own_env, log)
+        }
+    }
+}
+
+/// The step's time limit: its `timeout-minutes` (or none), capped by what
+/// is left of the job's time.
+fn step_time_limit(
+    def: &StepDef,
+    contexts: &Contexts,
+    state: &JobState,
+) -> Result<Duration, eval::EvalError> {
+    let job_left = state.deadline.saturating_duration_since(Instant::now());
+    let step = flex_number(&def.timeout_minutes, contexts)?;
+    Ok(match step {
+        Some(minutes) if minutes.is_finite() && minutes >= 0.0 => {
+            Duration::from_secs_f64(minutes * 60.0).min(job_left)
+        }
+        _ => job_left,
+    })
+}
+
+/// The parts of a `run:` step.
+pub struct RunScript<'a> {
+    pub run: &'a str,
+    pub shell: Option<&'a str>,
+    pub working_directory: Option<&'a str>,
+    pub time_limit: Duration,
+}
+
+/// Runs a `run:` script and reads back the step's files.
+pub fn run_script(
+    env: &JobEnv,
+    state: &mut JobState,
+    scope: &Scope,
+    script: &RunScript<'_>,
+    contexts: &Contexts,
+    own_env: &[(String, String)],
+    log: &mut StepLog<'_>,
+) -> BodyResult {
+    let prepared = match prepare_script(env, state, scope, script, contexts) {
+        Ok(prepared) => prepared,
+        Err(message) => {
+            log.error(&message);
+            return BodyResult::failure(None);
+        }
+    };
+
+    let files = match StepFiles::create(&env.dirs.files, state.next_file_index()) {
+        Ok(files) => files,
+        Err(error) => {
+            log.error(&format!(
+                "failed to create the step files in {}: {error}",
+                env.dirs.files.display()
+            ));
+            return BodyResult::failure(None);
+        }
+    };
+
+    let process_env = state.process_env(env, scope, own_env, &files);
+    let spec = LaunchSpec {
+        program: prepared.program,
+        args: prepared.args,
+        env: process_env,
+        working_dir: prepared.working_dir,
+    };
+
+    let mut lines = Vec::new();
+    let captured = capture::run_captured(
+        env.launcher.as_ref(),
+        &spec,
+        &env.masker,
+        script.time_limit,
+        &env.cancel,
+        &mut |line| {
+            env.console.log(&env.display_name, &log.name, line);
+            lines.push(line.to_string());
+        },
+    );
+    for line in &lines {
+        log.bytes.extend_from_slice(line.as_bytes());
+        log.bytes.push(b'\n');
+    }
+
+    let captured = match captured {
+        Ok(captured) => captured,
+        Err(error) => {
+            log.error(&error.to_string());
+            return BodyResult::failure(None);
+        }
+    };
+    state.pgids.push(captured.pgid);
+
+    let mut result = match captured.ending {
+        Ending::Exited(exit) if exit.code() == 0 => BodyResult::success(),
+        Ending::Exited(exit) => {
+            log.error(&format!("process completed with exit code {}", exit.code()));
+            BodyResult::failure(Some(exit.code()))
+        }
+        Ending::TimedOut => {
+            let minutes = script.time_limit.as_secs_f64() / 60.0;
+            log.error(&format!(
+                "the step timed out after {minutes:.2} minutes and was killed"
+            ));
+            if state.deadline <= Instant::now() {
+                state.timed_out = true;
+            }
+            BodyResult::failure(None)
+        }
+        Ending::Cancelled => {
+            log.error("the run was cancelled");
+            BodyResult {
+                outcome: Status::Cancelled,
+                exit_code: None,
+                outputs: BTreeMap::new(),
+            }
+        }
+    };
+
+    result.outputs.extend(captured.command_outputs);
+    if let Err(message) = state.read_step_files(env, &files, &mut result.outputs) {
+        log.error(&message);
+        result.outcome = Status::Failure;
+    }
+    result
+}
+
+struct PreparedScript {
+    program: String,
+    args: Vec<String>,
+    working_dir: std::path::PathBuf,
+}
+
+/// Interpolates the script, writes it to RUNNER_TEMP and builds the
+/// command line of its shell.
+fn prepare_script(
+    env: &JobEnv,
+    state: &mut JobState,
+    scope: &Scope,
+    script: &RunScript<'_>,
+    contexts: &Contexts,
+) -> Result<PreparedScript, String> {
+    let body = eval::template(script.run, contexts).map_err(|e| e.to_string())?;
+
+    let shell_template = match script.shell {
+        Some(shell) => Some(eval::template(shell, contexts).map_err(|e| e.to_string())?),
+        None => env.defaults.shell.clone(),
+    };
+    let path_var = state.path_value(env, scope);
+    let shell = Shell::resolve(shell_template.as_deref(), |program| {
+        env.launcher.has_program(program, &path_var)
+    })
+    .map_err(|e| e.to_string())?;
+
+    let directory = match script.working_directory {
+        Some(dir) => Some(eval::template(dir, contexts).map_err(|e| e.to_string())?),
+        None => env.defaults.working_directory.clone(),
+    };
+    let working_dir = match directory {
+        Some(dir) => resolve_working_directory(&env.dirs.workspace, &dir)?,
+        None => env.dirs.workspace.clone(),
+    };
+
+    let script_path = env.dirs.temp.join(format!(
+        "step-{}.{}",
+        state.next_file_index(),
+        shell.extension
+    ));
+    std::fs::write(&script_path, body.as_bytes()).map_err(|e| {
+        format!(
+            "failed to write the step script {}: {e}",
+            script_path.display()
+        )
+    })?;
+    let visible_script = env.launcher.visible_path(&script_path);
+    let (program, args) = shell.command_line(&visible_script.to_string_lossy());
+
+    Ok(PreparedScript {
+        program,
+        args,
+        working_dir: env.launcher.visible_path(&working_dir),
+    })
+}
+
+/// Resolves `working-directory` against the workspace and checks that it
+/// exists.
+fn resolve_working_directory(workspace: &Path, dir: &str) -> Result<std::path::PathBuf, String> {
+    let path = workspace.join(dir);
+    if !path.is_dir() {
+        return Err(format!(
+            "working-directory `{dir}` does not exist in the workspace; create it in an earlier step or fix the path"
+        ));
+    }
+    Ok(path)
+}
+
+/// Reads `GITHUB_OUTPUT` etc. of a finished step.
+pub fn parse_outputs(files: &StepFiles) -> Result<Vec<(String, String)>, String> {
+    let content = std::fs::read_to_string(&files.output).unwrap_or_default();
+    file_commands::parse_key_values("GITHUB_OUTPUT", &content).map_err(|e| e.to_string())
+}

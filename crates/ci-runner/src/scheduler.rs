@@ -1,0 +1,759 @@
+//! The scheduler: which job runs when.
+//!
+//! Jobs of each selected workflow run in `needs` order. A job becomes
+//! ready when every job it needs has finished; its `if:` is evaluated
+//! then (default `success()`, which is false when a needed job did not
+//! succeed), and its matrix is expanded then, so a matrix built from
+//! `needs.<job>.outputs` sees those outputs. Each matrix leg is a
+//! separate job. Legs and jobs run on threads, at most
+//! `max_concurrent_jobs` at once and at most `max-parallel` legs of one
+//! matrix. With `fail-fast` (the default) the first failed leg cancels
+//! the other legs of its matrix. Ctrl-C cancels everything: running jobs
+//! are killed and pending ones are recorded as `cancelled`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ci_core::status::Status;
+use ci_workflow::graph::JobGraph;
+use ci_workflow::matrix;
+use ci_workflow::model::{self, Job, Workflow};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::executor::capture::Cancel;
+use crate::executor::contexts::{RunInfo, WorkflowInfo};
+use crate::executor::eval::{self, Contexts, StatusState};
+use crate::executor::job::{self, JobEnv, JobOutcome, JobPlan, RunDefaults};
+use crate::executor::step::{self, StepDef};
+use crate::launcher::Launcher;
+use crate::mask::Masker;
+use crate::output::Console;
+use crate::workspace::JobDirs;
+
+/// GitHub's default job time limit.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
+
+/// One workflow to run and the job ids selected in it (dependencies
+/// included), in dependency order.
+pub struct SelectedWorkflow {
+    pub workflow: Arc<Workflow>,
+    pub info: WorkflowInfo,
+    /// File stem used in result keys (`ci` for `ci.yml`).
+    pub stem: String,
+    pub jobs: Vec<String>,
+}
+
+/// Settings and shared services of the run.
+pub struct RunSettings {
+    pub run: Arc<RunInfo>,
+    pub launcher: Arc<dyn Launcher>,
+    pub masker: Masker,
+    pub console: Console,
+    /// Set by Ctrl-C.
+    pub cancel: Arc<AtomicBool>,
+    pub run_dir: PathBuf,
+    pub max_concurrent_jobs: usize,
+    /// Upper bound of any job's time limit (runner.toml `job_timeout_secs`).
+    pub job_timeout_cap: Duration,
+    pub secrets: Map<String, Value>,
+}
+
+/// The result of one job or matrix leg.
+#[derive(Debug, Clone)]
+pub struct LegResult {
+    pub workflow_index: usize,
+    pub job_id: String,
+    /// Unique within the run: `<workflow stem>.<job id>[.<leg>]`.
+    pub key: String,
+    pub display_name: String,
+    pub matrix: Option<Value>,
+    pub outcome: JobOutcome,
+    /// Whether the job had `continue-on-error` true, so its failure does
+    /// not fail the run.
+    pub continue_on_error: bool,
+}
+
+/// What the scheduler keeps per job definition.
+struct Unit {
+    workflow_index: usize,
+    job_id: String,
+    needs: Vec<String>,
+    state: UnitState,
+    legs: Vec<Option<LegResult>>,
+    queued: VecDeque<LegTask>,
+    running: usize,
+    max_parallel: usize,
+    fail_fast: bool,
+    fail_fast_flag: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UnitState {
+    Waiting,
+    Running,
+    Done,
+}
+
+/// A leg ready to start.
+struct LegTask {
+    leg_index: usize,
+    key: String,
+    display_name: String,
+    matrix: Option<Value>,
+    plan: JobPlan,
+    defaults: RunDefaults,
+    continue_on_error: bool,
+}
+
+/// Runs every selected job and returns their results in a stable order
+/// (workflow order, then dependency order, then leg order).
+pub fn run_all(settings: &RunSettings, workflows: &[SelectedWorkflow]) -> Vec<LegResult> {
+    let mut units: Vec<Unit> = Vec::new();
+    for (workflow_index, selected) in workflows.iter().enumerate() {
+        for job_id in &selected.jobs {
+            let Some(job) = selected.workflow.job(job_id) else {
+                continue;
+            };
+            units.push(Unit {
+                workflow_index,
+                job_id: job_id.clone(),
+                needs: job.needs.iter().map(|n| n.value.clone()).collect(),
+                state: UnitState::Waiting,
+                legs: Vec::new(),
+                queued: VecDeque::new(),
+                running: 0,
+                max_parallel: usize::MAX,
+                fail_fast: true,
+                fail_fast_flag: Arc::new(AtomicBool::new(false)),
+            });
+        }
+    }
+
+    let (sender, receiver) = mpsc::channel::<(usize, usize, LegResult)>();
+    let mut running_total = 0usize;
+    let mut job_counter = 0usize;
+
+    loop {
+        let cancelled = settings.cancel.load(Ordering::SeqCst);
+        start_ready_units(settings, workflows, &mut units, cancelled);
+
+        // Start queued legs, in unit order, within the limits.
+        for (unit_index, unit) in units.iter_mut().enumerate() {
+            while running_total < settings.max_concurrent_jobs.max(1) {
+                if unit.running >= unit.max_parallel {
+                    break;
+                }
+                let Some(task) = unit.queued.pop_front() else {
+                    break;
+                };
+                if cancelled || unit.fail_fast_flag.load(Ordering::SeqCst) {
+                    let leg = cancelled_leg(unit, &task);
+                    unit.legs[task.leg_index] = Some(leg);
+                    continue;
+                }
+                unit.running += 1;
+                running_total += 1;
+                job_counter += 1;
+                spawn_leg(
+                    settings,
+                    workflows,
+                    unit,
+                    task,
+                    unit_index,
+                    job_counter,
+                    sender.clone(),
+                );
+            }
+        }
+        finish_units(&mut units);
+
+        if units.iter().all(|u| u.state == UnitState::Done) {
+            break;
+        }
+        if running_total == 0 {
+            // Nothing runs and nothing could start: only possible when every
+            // remaining unit waits for one that is done, handled next round.
+            if units
+                .iter()
+                .any(|u| u.state == UnitState::Waiting && needs_done(&units, u))
+            {
+                continue;
+            }
+            tracing::warn!("scheduler found no job to start; stopping");
+            break;
+        }
+
+        let Ok((unit_index, leg_index, leg)) = receiver.recv_timeout(Duration::from_millis(100))
+        else {
+            continue;
+        };
+        running_total -= 1;
+        let unit = &mut units[unit_index];
+        unit.running -= 1;
+        if leg.outcome.status == Status::Failure && !leg.continue_on_error && unit.fail_fast {
+            unit.fail_fast_flag.store(true, Ordering::SeqCst);
+        }
+        unit.legs[leg_index] = Some(leg);
+    }
+
+    units
+        .into_iter()
+        .flat_map(|unit| unit.legs.into_iter().flatten())
+        .collect()
+}
+
+fn needs_done(units: &[Unit], unit: &Unit) -> bool {
+    unit.needs.iter().all(|need| {
+        units
+            .iter()
+            .find(|u| u.workflow_index == unit.workflow_index && &u.job_id == need)
+            .is_none_or(|u| u.state == UnitState::Done)
+    })
+}
+
+/// Marks running units whose legs all finished as done.
+fn finish_units(units: &mut [Unit]) {
+    for unit in units.iter_mut() {
+        if unit.state == UnitState::Running
+            && unit.running == 0
+            && unit.queued.is_empty()
+            && unit.legs.iter().all(Option::is_some)
+        {
+            unit.state = UnitState::Done;
+        }
+    }
+}
+
+/// The `needs` context of a unit and the status its needs leave it in.
+fn needs_context(units: &[Unit], unit: &Unit) -> (Value, StatusState) {
+    let mut context = Map::new();
+    let mut all_success = true;
+    let mut any_failure = false;
+    for need in &unit.needs {
+        let Some(needed) = units
+            .iter()
+            .find(|u| u.workflow_index == unit.workflow_index && &u.job_id == need)
+        else {
+            continue;
+        };
+        let (result, outputs) = unit_result(needed);
+        all_success &= result == Status::Success;
+        any_failure |= result == Status::Failure;
+        context.insert(
+            need.clone(),
+            json!({ "result": result.as_str(), "outputs": outputs }),
+        );
+    }
+    let status = StatusState {
+        success: all_success,
+        failure: any_failure,
+        cancelled: false,
+    };
+    (Value::Object(context), status)
+}
+
+/// The result of a whole job for `needs.<id>.result`: a failed leg (without
+/// continue-on-error) makes it `failure`, then `cancelled`, then `success`
+/// if any leg succeeded, else `skipped`. Outputs of the legs are merged
+/// in leg order.
+fn unit_result(unit: &Unit) -> (Status, Map<String, Value>) {
+    let legs: Vec<&LegResult> = unit.legs.iter().flatten().collect();
+    let mut outputs = Map::new();
+    for leg in &legs {
+        for (key, value) in &leg.outcome.outputs {
+            outputs.insert(key.clone(), Value::String(value.clone()));
+        }
+    }
+    let effective = |leg: &&LegResult| {
+        if leg.outcome.status == Status::Failure && leg.continue_on_error {
+            Status::Success
+        } else {
+            leg.outcome.status
+        }
+    };
+    let statuses: Vec<Status> = legs.iter().map(effective).collect();
+    let result = if statuses.contains(&Status::Failure) {
+        Status::Failure
+    } else if statuses.contains(&Status::Cancelled) {
+        Status::Cancelled
+    } else if statuses.contains(&Status::Success) {
+        Status::Success
+    } else {
+        Status::Skipped
+    };
+    (result, outputs)
+}
+
+/// Evaluates `if:` and expands the matrix of every waiting unit whose
+/// needs are done.
+fn start_ready_units(
+    settings: &RunSettings,
+    workflows: &[SelectedWorkflow],
+    units: &mut [Unit],
+    cancelled: bool,
+) {
+    for index in 0..units.len() {
+        if units[index].state != UnitState::Waiting || !needs_done(units, &units[index]) {
+            continue;
+        }
+        let (needs, mut status) = needs_context(units, &units[index]);
+        status.cancelled = cancelled;
+        let selected = &workflows[units[index].workflow_index];
+        let Some(job) = selected.workflow.job(&units[index].job_id) else {
+            units[index].state = UnitState::Done;
+            continue;
+        };
+
+        let contexts = base_contexts(settings, selected, needs.clone());
+        let outcome = plan_unit(settings, selected, job, &contexts, status);
+        let unit = &mut units[index];
+        match outcome {
+            UnitPlan::Legs {
+                tasks,
+                max_parallel,
+                fail_fast,
+            } => {
+                unit.legs = tasks.iter().map(|_| None).collect();
+                unit.queued = tasks.into();
+                unit.max_parallel = max_parallel;
+                unit.fail_fast = fail_fast;
+                unit.state = UnitState::Running;
+            }
+            UnitPlan::Finished(status, message) => {
+                let leg = finished_leg(settings, selected, unit, job, status, message);
+                unit.legs = vec![Some(leg)];
+                unit.state = UnitState::Done;
+            }
+        }
+    }
+}
+
+/// The contexts a job sees before it starts.
+fn base_contexts(settings: &RunSettings, selected: &SelectedWorkflow, needs: Value) -> Contexts {
+    let mut contexts = Contexts::default();
+    let event = crate::executor::contexts::event_payload(&settings.run, &selected.info);
+    let github =
+        crate::executor::contexts::github_context(&settings.run, &selected.info, "", "", &event);
+    contexts.set("github", github);
+    contexts.set("needs", needs);
+    contexts.set("inputs", selected.info.inputs.clone());
+    contexts.set("vars", json!({}));
+    contexts.set("secrets", Value::Object(settings.secrets.clone()));
+    contexts.set("matrix", json!({}));
+    contexts.set("strategy", json!({}));
+    contexts.set("env", json!({}));
+    contexts
+}
+
+enum UnitPlan {
+    Legs {
+        tasks: Vec<LegTask>,
+        max_parallel: usize,
+        fail_fast: bool,
+    },
+    /// The job does not run: skipped (with the reason) or failed to plan.
+    Finished(Status, String),
+}
+
+fn plan_unit(
+    settings: &RunSettings,
+    selected: &SelectedWorkflow,
+    job: &Job,
+    contexts: &Contexts,
+    status: StatusState,
+) -> UnitPlan {
+    if status.cancelled {
+        return UnitPlan::Finished(Status::Cancelled, "the run was cancelled".into());
+    }
+    let condition = job
+        .condition
+        .as_ref()
+        .map(|c| c.raw.as_str())
+        .unwrap_or("success()");
+    match eval::condition(condition, contexts, status) {
+        Ok(true) => {}
+        Ok(false) => {
+            return UnitPlan::Finished(Status::Skipped, format!("`if: {condition}` is false"));
+        }
+        Err(error) => return UnitPlan::Finished(Status::Failure, format!("job `if:`: {error}")),
+    }
+    if let model::JobKind::Call(call) = &job.kind {
+        return UnitPlan::Finished(
+            Status::Skipped,
+            format!(
+                "reusable workflow `{}` was not run: htci does not run workflow calls yet",
+                call.uses.value
+            ),
+        );
+    }
+
+    let combinations = match expand_matrix(job, contexts) {
+        Ok(combinations) => combinations,
+        Err(message) => return UnitPlan::Finished(Status::Failure, message),
+    };
+    let strategy = job.strategy.as_ref();
+    let fail_fast = match strategy.and_then(|s| s.fail_fast.as_ref()) {
+        None => true,
+        Some(spanned) => {
+            step::flex_bool(&Some(step::flex(&spanned.value)), contexts).unwrap_or(true)
+        }
+    };
+    let max_parallel = match strategy.and_then(|s| s.max_parallel.as_ref()) {
+        None => None,
+        Some(spanned) => match &spanned.value {
+            model::OrExpression::Literal(n) => Some(*n as usize),
+            model::OrExpression::Expression(text) => eval::value(text, contexts)
+                .ok()
+                .and_then(|v| {
+                    v.as_f64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .map(|n| n as usize),
+        },
+    };
+
+    let total = combinations.len();
+    let mut tasks = Vec::new();
+    for (leg_index, combination) in combinations.into_iter().enumerate() {
+        let mut leg_contexts = contexts.clone();
+        let matrix_value = combination.clone().map(Value::Object);
+        leg_contexts.set("matrix", matrix_value.clone().unwrap_or_else(|| json!({})));
+        let strategy_value = json!({
+            "fail-fast": fail_fast,
+            "job-index": leg_index,
+            "job-total": total,
+            "max-parallel": max_parallel.unwrap_or(total),
+        });
+        leg_contexts.set("strategy", strategy_value);
+        match leg_task(
+            settings,
+            selected,
+            job,
+            &leg_contexts,
+            leg_index,
+            total,
+            combination.as_ref(),
+        ) {
+            Ok(task) => tasks.push(task),
+            Err(message) => return UnitPlan::Finished(Status::Failure, message),
+        }
+    }
+    UnitPlan::Legs {
+        tasks,
+        max_parallel: max_parallel.unwrap_or(usize::MAX).max(1),
+        fail_fast,
+    }
+}
+
+/// The matrix combinations of a job, or `[None]` without a matrix.
+fn expand_matrix(
+    job: &Job,
+    contexts: &Contexts,
+) -> Result<Vec<Option<matrix::Combination>>, String> {
+    let Some(model_matrix) = job.strategy.as_ref().and_then(|s| s.matrix.as_ref()) else {
+        return Ok(vec![None]);
+    };
+    let definition = matrix_json(model_matrix, contexts)?;
+    let combinations = matrix::expand(&definition).map_err(|e| format!("job `{}`: {e}", job.id))?;
+    Ok(combinations.into_iter().map(Some).collect())
+}
+
+/// The matrix definition as JSON, with expression parts evaluated.
+fn matrix_json(model_matrix: &model::Matrix, contexts: &Contexts) -> Result<Value, String> {
+    let evaluate = |template: &model::Template| {
+        eval::value(&template.value, contexts).map_err(|e| format!("matrix: {e}"))
+    };
+    match model_matrix {
+        model::Matrix::Expression(template) => evaluate(template),
+        model::Matrix::Axes(axes) => {
+            let mut object = Map::new();
+            for (name, values) in axes.axes.iter() {
+                let value = match values {
+                    model::MatrixValues::List(items) => {
+                        Value::Array(items.iter().map(|d| d.value.clone()).collect())
+                    }
+                    model::MatrixValues::Expression(template) => evaluate(template)?,
+                };
+                object.insert(name.to_string(), value);
+            }
+            for (key, rows) in [("include", &axes.include), ("exclude", &axes.exclude)] {
+                let Some(rows) = rows else { continue };
+                let value = match rows {
+                    model::MatrixRows::List(rows) => Value::Array(
+                        rows.iter()
+                            .map(|row| {
+                                Value::Object(
+                                    row.values
+                                        .iter()
+                                        .map(|(k, v)| (k.to_string(), v.value.clone()))
+                                        .collect(),
+                                )
+                            })
+                            .collect(),
+                    ),
+                    model::MatrixRows::Expression(template) => evaluate(template)?,
+                };
+                object.insert(key.to_string(), value);
+            }
+            Ok(Value::Object(object))
+        }
+    }
+}
+
+/// Builds the task of one leg: names, key, plan and time limit.
+fn leg_task(
+    settings: &RunSettings,
+    selected: &SelectedWorkflow,
+    job: &Job,
+    contexts: &Contexts,
+    leg_index: usize,
+    total: usize,
+    combination: Option<&matrix::Combination>,
+) -> Result<LegTask, String> {
+    let base_name = match &job.name {
+        Some(template) => {
+            eval::template(&template.value, contexts).map_err(|e| format!("job name: {e}"))?
+        }
+        None => job.id.clone(),
+    };
+    let raw_name = job
+        .name
+        .as_ref()
+        .map(|t| t.value.as_str())
+        .unwrap_or(&job.id);
+    let display_name = if matrix::name_uses_matrix(raw_name) {
+        base_name
+    } else {
+        matrix::display_name(&base_name, combination)
+    };
+    let display_name = settings.masker.mask(&display_name);
+
+    let key = if combination.is_some() && total > 0 {
+        format!("{}.{}.{}", selected.stem, job.id, leg_index + 1)
+    } else {
+        format!("{}.{}", selected.stem, job.id)
+    };
+
+    let timeout_minutes = match &job.timeout_minutes {
+        None => None,
+        Some(spanned) => step::flex_number(&Some(step::flex(&spanned.value)), contexts)
+            .map_err(|e| e.to_string())?,
+    };
+    let timeout = match timeout_minutes {
+        Some(minutes) if minutes.is_finite() && minutes >= 0.0 => {
+            Duration::from_secs_f64(minutes * 60.0)
+        }
+        _ => DEFAULT_JOB_TIMEOUT,
+    }
+    .min(settings.job_timeout_cap);
+
+    let continue_on_error = match &job.continue_on_error {
+        None => false,
+        Some(spanned) => step::flex_bool(&Some(step::flex(&spanned.value)), contexts)
+            .map_err(|e| e.to_string())?,
+    };
+
+    let env_pairs = |env: &model::Env| {
+        env.iter()
+            .map(|(k, v)| (k.to_string(), v.value.clone()))
+            .collect::<Vec<_>>()
+    };
+    let mut fixed_contexts = Vec::new();
+    for name in ["matrix", "strategy", "needs", "inputs", "secrets", "vars"] {
+        if let Some(value) = contexts.get(name) {
+            fixed_contexts.push((name.to_string(), value.clone()));
+        }
+    }
+    let services: Map<String, Value> = job
+        .services
+        .keys()
+        .map(|id| (id.to_string(), json!({})))
+        .collect();
+
+    let plan = JobPlan {
+        job_id: job.id.clone(),
+        workflow_env: env_pairs(&selected.workflow.env),
+        job_env: env_pairs(&job.env),
+        steps: job.steps().iter().map(StepDef::from_model).collect(),
+        outputs: job
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.value.clone()))
+            .collect(),
+        timeout,
+        fixed_contexts,
+        container: job
+            .container
+            .as_ref()
+            .map(|c| json!({ "image": c.image.value }))
+            .unwrap_or(Value::Null),
+        services: Value::Object(services),
+    };
+
+    Ok(LegTask {
+        leg_index,
+        key,
+        display_name,
+        matrix: combination.map(|c| Value::Object(c.clone())),
+        plan,
+        defaults: merged_defaults(&selected.workflow, job),
+        continue_on_error,
+    })
+}
+
+/// `defaults.run`: the job's values over the workflow's.
+fn merged_defaults(workflow: &Workflow, job: &Job) -> RunDefaults {
+    let mut defaults = RunDefaults::default();
+    for source in [workflow.defaults.as_ref(), job.defaults.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(shell) = &source.run.shell {
+            defaults.shell = Some(shell.value.clone());
+        }
+        if let Some(dir) = &source.run.working_directory {
+            defaults.working_directory = Some(dir.value.clone());
+        }
+    }
+    defaults
+}
+
+fn spawn_leg(
+    settings: &RunSettings,
+    workflows: &[SelectedWorkflow],
+    unit: &Unit,
+    task: LegTask,
+    unit_index: usize,
+    job_number: usize,
+    sender: mpsc::Sender<(usize, usize, LegResult)>,
+) {
+    let selected = &workflows[unit.workflow_index];
+    let cancel = Cancel::new(vec![settings.cancel.clone(), unit.fail_fast_flag.clone()]);
+    let console = settings.console.clone();
+    let masker = settings.masker.clone();
+    let launcher = settings.launcher.clone();
+    let run = settings.run.clone();
+    let workflow_info = selected.info.clone();
+    let run_dir = settings.run_dir.clone();
+    let workflow_index = unit.workflow_index;
+    let job_id = unit.job_id.clone();
+
+    std::thread::spawn(move || {
+        let dir_key = job::job_dir_key(job_number, &task.key);
+        let outcome = match JobDirs::create(&run_dir, &dir_key) {
+            Ok(dirs) => {
+                let env = JobEnv {
+                    run,
+                    workflow: workflow_info,
+                    launcher,
+                    masker,
+                    console,
+                    cancel,
+                    dirs,
+                    display_name: task.display_name.clone(),
+                    defaults: task.defaults.clone(),
+                };
+                job::run_job(&env, &task.plan)
+            }
+            Err(error) => {
+                console.notice(&task.display_name, &format!("##[error]{error}"));
+                empty_outcome(Status::Failure, format!("##[error]{error}\n"))
+            }
+        };
+        let leg = LegResult {
+            workflow_index,
+            job_id,
+            key: task.key,
+            display_name: task.display_name,
+            matrix: task.matrix,
+            outcome,
+            continue_on_error: task.continue_on_error,
+        };
+        let _ = sender.send((unit_index, task.leg_index, leg));
+    });
+}
+
+fn empty_outcome(status: Status, log: String) -> JobOutcome {
+    let now = OffsetDateTime::now_utc();
+    JobOutcome {
+        status,
+        steps: Vec::new(),
+        outputs: BTreeMap::new(),
+        log: log.into_bytes(),
+        started_at: now,
+        finished_at: now,
+        duration: Duration::ZERO,
+    }
+}
+
+/// A leg cancelled before it started (Ctrl-C or fail-fast).
+fn cancelled_leg(unit: &Unit, task: &LegTask) -> LegResult {
+    LegResult {
+        workflow_index: unit.workflow_index,
+        job_id: unit.job_id.clone(),
+        key: task.key.clone(),
+        display_name: task.display_name.clone(),
+        matrix: task.matrix.clone(),
+        outcome: empty_outcome(
+            Status::Cancelled,
+            "##[error]cancelled before it started\n".into(),
+        ),
+        continue_on_error: task.continue_on_error,
+    }
+}
+
+/// A job that did not run (skipped by `if:`, cancelled, or failed to plan).
+fn finished_leg(
+    settings: &RunSettings,
+    selected: &SelectedWorkflow,
+    unit: &Unit,
+    job: &Job,
+    status: Status,
+    message: String,
+) -> LegResult {
+    let name = job
+        .name
+        .as_ref()
+        .and_then(|t| t.as_literal().map(str::to_string))
+        .unwrap_or_else(|| job.id.clone());
+    let message = settings.masker.mask(&message);
+    let line = match status {
+        Status::Failure => format!("##[error]{message}"),
+        _ => message.clone(),
+    };
+    settings.console.notice(&name, &line);
+    settings.console.job_done(&name, status, Duration::ZERO);
+    LegResult {
+        workflow_index: unit.workflow_index,
+        job_id: unit.job_id.clone(),
+        key: format!("{}.{}", selected.stem, job.id),
+        display_name: name,
+        matrix: None,
+        outcome: empty_outcome(status, format!("{line}\n")),
+        continue_on_error: false,
+    }
+}
+
+/// Selects job ids of a workflow: all jobs, or `only` and what they need.
+pub fn select_jobs(workflow: &Workflow, only: Option<&str>) -> Result<Vec<String>, String> {
+    let graph = JobGraph::new(workflow.jobs.iter().map(|(id, job)| {
+        (
+            id.to_string(),
+            job.needs.iter().map(|n| n.value.clone()).collect(),
+        )
+    }))
+    .map_err(|e| e.to_string())?;
+    match only {
+        None => Ok(graph.topological_order().map(str::to_string).collect()),
+        Some(id) => Ok(graph
+            .with_dependencies(&[id])
+            .into_iter()
+            .map(str::to_string)
+            .collect()),
+    }
+}
