@@ -1,0 +1,271 @@
+//! The re-executed init process that creates the namespaces.
+//!
+//! The kernel refuses `unshare(CLONE_NEWUSER)` in a multithreaded process,
+//! and the runner has threads. So [`crate::Sandbox`] starts the runner's
+//! own binary again with the argument `__sandbox-init`, and the binary's
+//! `main` calls [`run_if_requested`] before anything else, while it still
+//! has a single thread. The init then
+//!
+//! 1. reads the [`InitRequest`] from the request pipe,
+//! 2. joins the cgroups the runner prepared,
+//! 3. unshares the user, mount, pid, network, UTS, IPC and cgroup
+//!    namespaces and maps the caller to uid and gid 1000,
+//! 4. waits for the runner to attach `pasta`, when asked to,
+//! 5. forks pid 1 of the new pid namespace (see [`crate::process`]),
+//! 6. supervises it: forwards termination signals, and kills it when the
+//!    runner dies (end of file on the request pipe).
+//!
+//! Process tree: runner → init → pid 1 → command. Each link has its own
+//! parent-death guard: the request pipe for the runner (a parent-death
+//! signal would fire when the runner's spawning *thread* exits), and
+//! PR_SET_PDEATHSIG for the single-threaded init and pid 1.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+use crate::config::Network;
+use crate::namespaces;
+use crate::process;
+use crate::protocol::{INIT_MARKER, InitRequest, Report, Reporter, read_request};
+use crate::sys;
+
+/// Exit status of the init when the sandbox could not be set up.
+pub const SETUP_FAILED_EXIT: i32 = 125;
+
+/// Signals the init and pid 1 pass on to the command.
+pub const FORWARDED_SIGNALS: &[libc::c_int] = &[
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// A failed setup step inside the sandbox: the step, its error and,
+/// where known, how to fix the host.
+#[derive(Debug)]
+pub struct InitError {
+    step: String,
+    source: io::Error,
+    hint: Option<String>,
+}
+
+impl InitError {
+    /// A failed `step`.
+    pub fn new(step: &str, source: io::Error) -> Self {
+        Self {
+            step: step.to_owned(),
+            source,
+            hint: None,
+        }
+    }
+
+    /// A failed `step` on `path`.
+    pub fn at(step: &str, path: &Path, source: io::Error) -> Self {
+        Self::new(&format!("{step} {}", path.display()), source)
+    }
+
+    /// Adds advice for the user.
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.source)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Runs the sandbox init and exits when argv[1] is `__sandbox-init`;
+/// returns at once otherwise. Call it first thing in `main`, before any
+/// thread is started, because unshare(CLONE_NEWUSER) fails with EINVAL in
+/// a multithreaded process.
+pub fn run_if_requested() {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() != Some(OsStr::new(INIT_MARKER)) {
+        return;
+    }
+    let parse_fd = |arg: Option<std::ffi::OsString>| -> Option<libc::c_int> {
+        arg?.to_str()?.parse().ok().filter(|fd| *fd > 2)
+    };
+    let (Some(request_fd), Some(report_fd)) = (parse_fd(args.next()), parse_fd(args.next())) else {
+        eprintln!("htci: {INIT_MARKER} is internal: it expects two descriptor numbers");
+        std::process::exit(SETUP_FAILED_EXIT);
+    };
+    std::process::exit(init_main(request_fd, report_fd));
+}
+
+fn init_main(request_fd: libc::c_int, report_fd: libc::c_int) -> i32 {
+    let reporter = Reporter::new(report_fd);
+    for fd in [request_fd, report_fd] {
+        // Nothing the init executes may inherit these pipes.
+        if let Err(error) = sys::set_cloexec(fd, true) {
+            reporter.send(&Report::SetupFailed {
+                message: format!("set close-on-exec on descriptor {fd}: {error}"),
+            });
+            return SETUP_FAILED_EXIT;
+        }
+    }
+    // SAFETY: the runner passed this descriptor for the init to own, and
+    // nothing else in this process refers to it.
+    let mut request_pipe = unsafe { File::from_raw_fd(request_fd) };
+
+    let result = read_request(&mut request_pipe)
+        .map_err(|e| InitError::new("read the sandbox request", e))
+        .and_then(|request| run(&request, &mut request_pipe, &reporter));
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            reporter.send(&Report::SetupFailed {
+                message: error.to_string(),
+            });
+            SETUP_FAILED_EXIT
+        }
+    }
+}
+
+fn run(
+    request: &InitRequest,
+    request_pipe: &mut File,
+    reporter: &Reporter,
+) -> Result<i32, InitError> {
+    // Joined before unsharing, so the new cgroup namespace's root is the
+    // sandbox's own cgroup and every later process starts inside it.
+    let pid = std::process::id().to_string();
+    for procs in &request.cgroup_procs {
+        std::fs::write(procs, &pid).map_err(|e| InitError::at("join cgroup", procs, e))?;
+    }
+
+    // SAFETY: getuid and getgid cannot fail and take no arguments.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let own_network = request.config.network != Network::Host;
+    namespaces::unshare(own_network)?;
+    namespaces::map_ids(uid, gid)?;
+
+    if request.wait_for_network {
+        reporter.send(&Report::NamespacesReady {
+            pid: std::process::id() as i32,
+        });
+        let mut go = [0u8; 1];
+        request_pipe
+            .read_exact(&mut go)
+            .map_err(|e| InitError::new("wait for the runner to attach the network", e))?;
+    }
+
+    // Blocked before the fork so that no signal is lost between the fork
+    // and pid 1 setting up its own handling; pid 1 inherits the mask.
+    let mut blocked = FORWARDED_SIGNALS.to_vec();
+    blocked.push(libc::SIGCHLD);
+    sys::block_signals(&blocked).map_err(|e| InitError::new("block signals", e))?;
+
+    // CLONE_NEWPID applies to children only: the first child is pid 1.
+    let pid1 = sys::fork().map_err(|e| InitError::new("fork pid 1", e))?;
+    if pid1 == 0 {
+        process::run_pid1(request, reporter);
+    }
+    supervise_pid1(pid1, request_pipe.as_raw_fd())
+}
+
+/// Waits for pid 1 while forwarding signals to it; kills it when the
+/// runner's end of the request pipe closes. Returns pid 1's exit status.
+fn supervise_pid1(pid1: libc::pid_t, lifeline: libc::c_int) -> Result<i32, InitError> {
+    let pidfd = pidfd_open(pid1).map_err(|e| InitError::new("pidfd_open pid 1", e))?;
+    let signals = signal_fd(FORWARDED_SIGNALS).map_err(|e| InitError::new("signalfd", e))?;
+
+    loop {
+        let mut fds = [
+            poll_entry(pidfd.as_raw_fd()),
+            poll_entry(signals.as_raw_fd()),
+            poll_entry(lifeline),
+        ];
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if ready == -1 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(InitError::new("poll", error));
+        }
+
+        if fds[0].revents != 0 {
+            let status = sys::wait_pid(pid1).map_err(|e| InitError::new("wait for pid 1", e))?;
+            return Ok(exit_code_of(status));
+        }
+        if fds[1].revents != 0 {
+            let signal = read_signal(signals.as_raw_fd());
+            if let Some(signal) = signal {
+                let _ = sys::kill(pid1, signal);
+            }
+        }
+        if fds[2].revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            // The runner is gone: take the sandbox down with it. Killing
+            // pid 1 makes the kernel kill every process of its namespace.
+            let _ = sys::kill(pid1, libc::SIGKILL);
+            let status = sys::wait_pid(pid1).map_err(|e| InitError::new("wait for pid 1", e))?;
+            return Ok(exit_code_of(status));
+        }
+    }
+}
+
+fn poll_entry(fd: libc::c_int) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// Shell convention: the exit code, or 128 plus the signal number.
+pub fn exit_code_of(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        SETUP_FAILED_EXIT
+    }
+}
+
+fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags only.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = sys::check(fd as libc::c_int)?;
+    // SAFETY: the kernel just returned this new descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn signal_fd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
+    let set = sys::signal_set(signals);
+    // SAFETY: `set` is a valid sigset; -1 asks for a new descriptor.
+    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+    let fd = sys::check(fd)?;
+    // SAFETY: the kernel just returned this new descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn read_signal(fd: libc::c_int) -> Option<libc::c_int> {
+    // SAFETY: an all-zero signalfd_siginfo is valid to overwrite.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: `info` is a writable buffer of exactly `size` bytes.
+    let read = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+    (read as usize == size).then_some(info.ssi_signo as libc::c_int)
+}

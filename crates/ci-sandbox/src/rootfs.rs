@@ -1,0 +1,760 @@
+//! The sandbox's root filesystem: a tmpfs holding read-only binds.
+//!
+//! Building the root has two halves. [`plan`] looks at the host (or image)
+//! and the configuration and returns a list of [`Step`]s, pure data that
+//! unit tests inspect without privilege. [`enter`] then runs in pid 1 of
+//! the new namespaces: it stages the new root on a tmpfs, executes the
+//! steps, makes the root read-only and pivots into it.
+//!
+//! Paths inside steps are paths as the sandbox sees them (`/usr`); host
+//! sources are absolute host paths. While the steps run, the host root is
+//! reachable at [`OLD_ROOT`] and the new root at [`NEW_ROOT`], the layout
+//! bubblewrap uses, so a source under the host's `/tmp` stays reachable.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::config::{RootFs, SANDBOX_HOME, SandboxConfig, WORKSPACE_DIR};
+use crate::dev;
+use crate::init::InitError;
+use crate::proc;
+use crate::sys;
+
+/// Where the host root sits while the new root is assembled.
+pub const OLD_ROOT: &str = "/oldroot";
+/// Where the new root is assembled.
+pub const NEW_ROOT: &str = "/newroot";
+/// Host directory over which the staging tmpfs is mounted. It only
+/// changes inside the sandbox's private mount namespace.
+const STAGING_MOUNT: &str = "/tmp";
+
+/// Top-level host entries that make up the `host` root, besides `/etc`.
+const HOST_TOP_LEVEL: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// Top-level entries of a directory image that the sandbox builds itself.
+const GENERATED_TOP_LEVEL: &[&str] = &["etc", "proc", "dev", "sys", "tmp", "home", "run"];
+
+const PASSWD_TEMPLATE: &str = include_str!("../../../rootfs/host/etc/passwd");
+const GROUP_TEMPLATE: &str = include_str!("../../../rootfs/host/etc/group");
+const ETC_FROM_HOST: &str = include_str!("../../../rootfs/host/etc-from-host.txt");
+
+/// One step of assembling the root. Targets are sandbox paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Create a directory (and its parents) with this mode.
+    Mkdir { path: PathBuf, mode: u32 },
+    /// Mount a tmpfs with the given mode, optional size, read-only or not.
+    Tmpfs {
+        target: PathBuf,
+        mode: u32,
+        size_bytes: Option<u64>,
+        read_only: bool,
+        noexec: bool,
+    },
+    /// Bind a host path (file or directory) recursively.
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        writable: bool,
+    },
+    /// Bind a host device node; device binds keep their own flags.
+    BindDevice { source: PathBuf, target: PathBuf },
+    /// Create a symbolic link at `path` pointing to `link`.
+    Symlink { link: PathBuf, path: PathBuf },
+    /// Write a read-only regular file.
+    WriteFile { path: PathBuf, contents: String },
+    /// Mount a fresh proc for the sandbox's pid namespace.
+    Proc { target: PathBuf },
+    /// Mount sysfs read-only, or remove the mount point when the kernel
+    /// refuses it (sysfs needs a network namespace of our own).
+    Sysfs { target: PathBuf },
+    /// Mount a private devpts instance.
+    Devpts { target: PathBuf },
+    /// Hide a file behind `/dev/null` or a directory behind an empty
+    /// read-only tmpfs; missing paths are skipped.
+    Mask { target: PathBuf },
+    /// Make an existing path read-only by binding it onto itself.
+    ReadOnly { target: PathBuf },
+}
+
+/// Builds the list of steps for `config`. `host` is the host's root,
+/// `/` except in unit tests.
+pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    match &config.root {
+        RootFs::Host => plan_host_root(host, &config.hostname, &mut steps)?,
+        RootFs::Dir(image) => plan_image_root(image, host, &config.hostname, &mut steps)?,
+    }
+
+    steps.push(Step::Mkdir {
+        path: "/home".into(),
+        mode: 0o755,
+    });
+    steps.push(Step::Tmpfs {
+        target: SANDBOX_HOME.into(),
+        mode: 0o755,
+        size_bytes: config.limits.tmp_size_bytes,
+        read_only: false,
+        noexec: false,
+    });
+    steps.push(Step::Tmpfs {
+        target: "/tmp".into(),
+        mode: 0o1777,
+        size_bytes: config.limits.tmp_size_bytes,
+        read_only: false,
+        noexec: false,
+    });
+    steps.push(Step::Tmpfs {
+        target: "/run".into(),
+        mode: 0o755,
+        size_bytes: Some(16 << 20),
+        read_only: false,
+        noexec: true,
+    });
+    if let Some(workspace) = &config.workspace {
+        steps.push(Step::Bind {
+            source: workspace.clone(),
+            target: WORKSPACE_DIR.into(),
+            writable: true,
+        });
+    }
+    for bind in &config.binds {
+        steps.push(Step::Bind {
+            source: resolve_host_path(&bind.source)?,
+            target: bind.target.clone(),
+            writable: bind.writable,
+        });
+    }
+
+    dev::plan(&mut steps);
+    proc::plan(&mut steps, config.network != crate::Network::Host);
+    Ok(steps)
+}
+
+fn plan_host_root(host: &Path, hostname: &str, steps: &mut Vec<Step>) -> io::Result<()> {
+    for name in HOST_TOP_LEVEL {
+        plan_top_level_entry(&host.join(name), Path::new("/").join(name), steps)?;
+    }
+
+    plan_generated_etc(
+        PASSWD_TEMPLATE.to_owned(),
+        GROUP_TEMPLATE.to_owned(),
+        hostname,
+        steps,
+    );
+    for name in etc_names_from_host() {
+        plan_etc_bind(&host.join("etc").join(name), name, steps);
+    }
+    Ok(())
+}
+
+/// Names listed in `rootfs/host/etc-from-host.txt`, without comments.
+fn etc_names_from_host() -> impl Iterator<Item = &'static str> {
+    ETC_FROM_HOST
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+}
+
+fn plan_image_root(
+    image: &Path,
+    host: &Path,
+    hostname: &str,
+    steps: &mut Vec<Step>,
+) -> io::Result<()> {
+    let mut names: Vec<_> = fs::read_dir(image)?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()?;
+    names.sort();
+    for name in names {
+        let Some(text) = name.to_str() else { continue };
+        if GENERATED_TOP_LEVEL.contains(&text) || text == "workspace" {
+            continue;
+        }
+        plan_top_level_entry(&image.join(&name), Path::new("/").join(&name), steps)?;
+    }
+
+    let image_etc = image.join("etc");
+    let passwd = fs::read_to_string(image_etc.join("passwd")).unwrap_or_default();
+    let group = fs::read_to_string(image_etc.join("group")).unwrap_or_default();
+    plan_generated_etc(
+        with_runner(&passwd, PASSWD_TEMPLATE),
+        with_runner(&group, GROUP_TEMPLATE),
+        hostname,
+        steps,
+    );
+
+    if let Ok(entries) = fs::read_dir(&image_etc) {
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !matches!(n.as_str(), "passwd" | "group" | "hosts" | "resolv.conf"))
+            .collect();
+        names.sort();
+        for name in &names {
+            plan_etc_bind(&image_etc.join(name), name, steps);
+        }
+    }
+    // The network configuration comes from the host the sandbox runs on.
+    for name in ["hosts", "resolv.conf"] {
+        plan_etc_bind(&host.join("etc").join(name), name, steps);
+    }
+    Ok(())
+}
+
+/// Adds the `runner` lines of `template` to `existing`, replacing any
+/// entry with the same name or id 1000.
+fn with_runner(existing: &str, template: &str) -> String {
+    let runner: Vec<&str> = template
+        .lines()
+        .filter(|l| l.starts_with("runner:"))
+        .collect();
+    let mut out = String::new();
+    for line in existing.lines() {
+        let mut fields = line.split(':');
+        let name = fields.next().unwrap_or_default();
+        let id = fields.nth(1).unwrap_or_default();
+        if name == "runner" || id == "1000" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    for line in runner {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Plans one top-level entry: directories are bound read-only, symbolic
+/// links recreated (so merged-/usr links stay links), anything else and
+/// missing entries skipped.
+fn plan_top_level_entry(source: &Path, target: PathBuf, steps: &mut Vec<Step>) -> io::Result<()> {
+    let Ok(meta) = fs::symlink_metadata(source) else {
+        return Ok(());
+    };
+    if meta.file_type().is_symlink() {
+        steps.push(Step::Symlink {
+            link: fs::read_link(source)?,
+            path: target,
+        });
+    } else if meta.is_dir() {
+        steps.push(Step::Bind {
+            source: source.to_path_buf(),
+            target,
+            writable: false,
+        });
+    }
+    Ok(())
+}
+
+fn plan_generated_etc(passwd: String, group: String, hostname: &str, steps: &mut Vec<Step>) {
+    steps.push(Step::Mkdir {
+        path: "/etc".into(),
+        mode: 0o755,
+    });
+    steps.push(Step::WriteFile {
+        path: "/etc/passwd".into(),
+        contents: passwd,
+    });
+    steps.push(Step::WriteFile {
+        path: "/etc/group".into(),
+        contents: group,
+    });
+    steps.push(Step::WriteFile {
+        path: "/etc/hostname".into(),
+        contents: format!("{hostname}\n"),
+    });
+}
+
+/// Plans a read-only bind of one `/etc` entry. Symbolic links are resolved
+/// on the host now, because an absolute link target would otherwise be
+/// resolved against the staging root when the bind happens.
+fn plan_etc_bind(source: &Path, name: &str, steps: &mut Vec<Step>) {
+    let Ok(resolved) = fs::canonicalize(source) else {
+        return;
+    };
+    steps.push(Step::Bind {
+        source: resolved,
+        target: Path::new("/etc").join(name),
+        writable: false,
+    });
+}
+
+fn resolve_host_path(path: &Path) -> io::Result<PathBuf> {
+    fs::canonicalize(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// Assembles the root from `steps` and pivots into it, detaching the host
+/// root. Runs in pid 1 of the sandbox, which holds every capability of the
+/// new user namespace.
+pub fn enter(steps: &[Step]) -> Result<(), InitError> {
+    stage()?;
+    for step in steps {
+        execute(step)?;
+    }
+
+    // Every mount point exists now, so the root tmpfs itself can become
+    // read-only: writes outside /tmp, /home/runner, /workspace and the
+    // writable binds fail with EROFS.
+    let flags =
+        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+    sys::mount(None, Path::new(NEW_ROOT), None, flags, None)
+        .map_err(|e| InitError::new("remount the new root read-only", e))?;
+    pivot_into_new_root()
+}
+
+/// Makes every mount private and moves the host root aside.
+fn stage() -> Result<(), InitError> {
+    // Mount events must not propagate back to the host: the new mount
+    // namespace starts with copies of the host's shared peer groups, and
+    // pivot_root also refuses a root with shared propagation.
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )
+    .map_err(|e| InitError::new("make / private (MS_REC|MS_PRIVATE)", e))?;
+
+    let staging = Path::new(STAGING_MOUNT);
+    sys::mount(
+        Some(Path::new("tmpfs")),
+        staging,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=0755"),
+    )
+    .map_err(|e| InitError::at("mount the staging tmpfs", staging, e))?;
+    let new_root = staging.join(&NEW_ROOT[1..]);
+    let old_root = staging.join(&OLD_ROOT[1..]);
+    for dir in [&new_root, &old_root] {
+        fs::create_dir(dir).map_err(|e| InitError::at("create directory", dir, e))?;
+    }
+    sys::mount(
+        Some(Path::new("tmpfs")),
+        &new_root,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=0755,size=4m"),
+    )
+    .map_err(|e| InitError::at("mount the root tmpfs", &new_root, e))?;
+
+    // pivot_root needs the new root to be a mount point and the old root
+    // below it, so the staging tmpfs becomes the root for the duration of
+    // the setup, with the host at /oldroot.
+    sys::pivot_root(staging, &old_root)
+        .map_err(|e| InitError::at("pivot_root into", staging, e))?;
+    std::env::set_current_dir("/").map_err(|e| InitError::at("change directory", Path::new("/"), e))
+}
+
+/// Moves into the assembled root and detaches everything else.
+fn pivot_into_new_root() -> Result<(), InitError> {
+    let new_root = Path::new(NEW_ROOT);
+    std::env::set_current_dir(new_root)
+        .map_err(|e| InitError::at("change directory", new_root, e))?;
+
+    // pivot_root(".", ".") stacks the old root on top of the new one at
+    // "/"; detaching "." then removes the old root and, with it, every
+    // host mount, so no path leads back to the host file system.
+    let here = Path::new(".");
+    sys::pivot_root(here, here).map_err(|e| InitError::at("pivot_root into", new_root, e))?;
+    sys::umount2(here, libc::MNT_DETACH).map_err(|e| InitError::new("detach the old root", e))?;
+    std::env::set_current_dir("/").map_err(|e| InitError::at("change directory", Path::new("/"), e))
+}
+
+/// Maps a sandbox path to its place under the new root.
+fn in_new_root(path: &Path) -> PathBuf {
+    Path::new(NEW_ROOT).join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// Maps a host path to its place under the moved host root.
+fn in_old_root(path: &Path) -> PathBuf {
+    Path::new(OLD_ROOT).join(path.strip_prefix("/").unwrap_or(path))
+}
+
+fn execute(step: &Step) -> Result<(), InitError> {
+    tracing::debug!(?step, "sandbox setup step");
+    match step {
+        Step::Mkdir { path, mode } => make_dir(&in_new_root(path), *mode),
+        Step::Tmpfs {
+            target,
+            mode,
+            size_bytes,
+            read_only,
+            noexec,
+        } => mount_tmpfs(
+            &in_new_root(target),
+            *mode,
+            *size_bytes,
+            *read_only,
+            *noexec,
+        ),
+        Step::Bind {
+            source,
+            target,
+            writable,
+        } => bind(&in_old_root(source), &in_new_root(target), *writable),
+        Step::BindDevice { source, target } => {
+            bind_device(&in_old_root(source), &in_new_root(target))
+        }
+        Step::Symlink { link, path } => {
+            let path = in_new_root(path);
+            make_parent(&path)?;
+            std::os::unix::fs::symlink(link, &path)
+                .map_err(|e| InitError::at("create symbolic link", &path, e))
+        }
+        Step::WriteFile { path, contents } => write_file(&in_new_root(path), contents),
+        Step::Proc { target } => proc::mount_proc(&in_new_root(target)),
+        Step::Sysfs { target } => proc::mount_sysfs(&in_new_root(target)),
+        Step::Devpts { target } => dev::mount_devpts(&in_new_root(target)),
+        Step::Mask { target } => mask(&in_new_root(target)),
+        Step::ReadOnly { target } => make_read_only(&in_new_root(target)),
+    }
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<(), InitError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| InitError::at("create directory", path, e))
+}
+
+fn make_parent(path: &Path) -> Result<(), InitError> {
+    match path.parent() {
+        Some(parent) => make_dir(parent, 0o755),
+        None => Ok(()),
+    }
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), InitError> {
+    make_parent(path)?;
+    fs::write(path, contents).map_err(|e| InitError::at("write file", path, e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
+        .map_err(|e| InitError::at("chmod", path, e))
+}
+
+/// Creates an empty file or directory to mount over, matching `source`.
+fn make_mount_point(source: &Path, target: &Path) -> Result<(), InitError> {
+    let meta = fs::metadata(source).map_err(|e| InitError::at("inspect bind source", source, e))?;
+    if meta.is_dir() {
+        return make_dir(target, 0o755);
+    }
+    make_parent(target)?;
+    if fs::symlink_metadata(target).is_err() {
+        fs::File::create(target).map_err(|e| InitError::at("create mount point", target, e))?;
+    }
+    Ok(())
+}
+
+fn mount_tmpfs(
+    target: &Path,
+    mode: u32,
+    size: Option<u64>,
+    read_only: bool,
+    noexec: bool,
+) -> Result<(), InitError> {
+    make_dir(target, 0o755)?;
+    let mut options = format!("mode={mode:o}");
+    if let Some(size) = size {
+        options.push_str(&format!(",size={size}"));
+    }
+    let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
+    if read_only {
+        flags |= libc::MS_RDONLY;
+    }
+    if noexec {
+        flags |= libc::MS_NOEXEC;
+    }
+    sys::mount(
+        Some(Path::new("tmpfs")),
+        target,
+        Some("tmpfs"),
+        flags,
+        Some(&options),
+    )
+    .map_err(|e| InitError::at("mount tmpfs on", target, e))
+}
+
+/// Binds `source` onto `target` recursively; a read-only bind is then
+/// remounted read-only together with every mount below it.
+fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), InitError> {
+    make_mount_point(source, target)?;
+    // MS_REC: inside a user namespace the kernel refuses a non-recursive
+    // bind of a mount that has locked submounts (EINVAL).
+    sys::mount(
+        Some(source),
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| InitError::at(&format!("bind {} onto", source.display()), target, e))?;
+    let extra = if writable { 0 } else { libc::MS_RDONLY };
+    remount_tree(target, extra | libc::MS_NOSUID | libc::MS_NODEV)
+}
+
+fn bind_device(source: &Path, target: &Path) -> Result<(), InitError> {
+    make_mount_point(source, target)?;
+    sys::mount(Some(source), target, None, libc::MS_BIND, None)
+        .map_err(|e| InitError::at(&format!("bind device {} onto", source.display()), target, e))
+}
+
+fn make_read_only(target: &Path) -> Result<(), InitError> {
+    if fs::symlink_metadata(target).is_err() {
+        return Ok(());
+    }
+    sys::mount(
+        Some(target),
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .map_err(|e| InitError::at("bind onto itself", target, e))?;
+    remount_tree(
+        target,
+        libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+    )
+}
+
+fn mask(target: &Path) -> Result<(), InitError> {
+    let Ok(meta) = fs::symlink_metadata(target) else {
+        return Ok(());
+    };
+    if meta.is_dir() {
+        sys::mount(
+            Some(Path::new("tmpfs")),
+            target,
+            Some("tmpfs"),
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            Some("size=0,mode=0555"),
+        )
+        .map_err(|e| InitError::at("mask directory", target, e))
+    } else {
+        let null = in_old_root(Path::new("/dev/null"));
+        sys::mount(Some(&null), target, None, libc::MS_BIND, None)
+            .map_err(|e| InitError::at("mask file", target, e))
+    }
+}
+
+/// Remounts `target` and every mount below it with `flags` added.
+fn remount_tree(target: &Path, flags: libc::c_ulong) -> Result<(), InitError> {
+    let mut mounts = mount_points_below(target)
+        .map_err(|e| InitError::new("read /oldroot/proc/self/mountinfo", e))?;
+    mounts.sort();
+    remount_keeping_locked_flags(target, flags)?;
+    for mount in mounts {
+        remount_keeping_locked_flags(&mount, flags)?;
+    }
+    Ok(())
+}
+
+/// Remounts a bind mount with `flags` added to the flags it already has.
+fn remount_keeping_locked_flags(target: &Path, flags: libc::c_ulong) -> Result<(), InitError> {
+    let existing = locked_flags(target).map_err(|e| InitError::at("statvfs", target, e))?;
+    // A read-only bind needs this second call: the kernel ignores
+    // MS_RDONLY on the MS_BIND call that creates the mount.
+    let all = libc::MS_REMOUNT | libc::MS_BIND | flags | existing;
+    sys::mount(None, target, None, all, None).map_err(|e| InitError::at("remount", target, e))
+}
+
+/// Returns the per-mount flags of `path` that a remount must keep. Inside
+/// a user namespace the kernel locks the read-only, nosuid, nodev, noexec
+/// and atime flags of mounts inherited from the parent namespace, and a
+/// remount that would clear one fails with EPERM.
+fn locked_flags(path: &Path) -> io::Result<libc::c_ulong> {
+    let cpath = sys::cstring(path)?;
+    // SAFETY: an all-zero statvfs is a valid buffer to be overwritten.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpath` is a valid C string and `stat` a writable buffer.
+    sys::check(unsafe { libc::statvfs(cpath.as_ptr(), &mut stat) })?;
+    let table = [
+        (libc::ST_RDONLY, libc::MS_RDONLY),
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ];
+    Ok(table
+        .iter()
+        .filter(|(st, _)| stat.f_flag & st != 0)
+        .fold(0, |acc, (_, ms)| acc | ms))
+}
+
+/// Mount points strictly below `dir`, from /proc/self/mountinfo.
+fn mount_points_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    // The host's proc, moved aside with the host root, still describes
+    // this process; mount points are shown relative to the current root.
+    let info = fs::read_to_string(in_old_root(Path::new("/proc/self/mountinfo")))?;
+    Ok(parse_mount_points(&info)
+        .into_iter()
+        .filter(|p| p != dir && p.starts_with(dir))
+        .collect())
+}
+
+/// Extracts the mount point field (the fifth) of each mountinfo line,
+/// decoding the octal escapes the kernel uses for spaces and similar.
+fn parse_mount_points(info: &str) -> Vec<PathBuf> {
+    info.lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| PathBuf::from(unescape_octal(field)))
+        .collect()
+}
+
+fn unescape_octal(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let Some(digits) = escape {
+            let value = digits
+                .iter()
+                .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
+            out.push(value as u8);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Bind;
+
+    fn fake_host() -> tempfile::TempDir {
+        let host = tempfile::tempdir().unwrap();
+        fs::create_dir_all(host.path().join("usr/bin")).unwrap();
+        fs::create_dir_all(host.path().join("usr/lib")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", host.path().join("bin")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", host.path().join("lib")).unwrap();
+        fs::create_dir_all(host.path().join("etc/ssl")).unwrap();
+        fs::write(host.path().join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+        fs::write(host.path().join("etc/shadow"), "root:secret\n").unwrap();
+        host
+    }
+
+    #[test]
+    fn host_root_binds_dirs_and_keeps_symlinks() {
+        let host = fake_host();
+        let steps = plan(&SandboxConfig::default(), host.path()).unwrap();
+        assert!(steps.contains(&Step::Bind {
+            source: host.path().join("usr"),
+            target: "/usr".into(),
+            writable: false,
+        }));
+        assert!(steps.contains(&Step::Symlink {
+            link: "usr/bin".into(),
+            path: "/bin".into(),
+        }));
+        let lib64 = steps
+            .iter()
+            .any(|s| matches!(s, Step::Bind { target, .. } if target == Path::new("/lib64")));
+        assert!(!lib64, "missing host entries are skipped");
+    }
+
+    #[test]
+    fn host_etc_takes_only_listed_entries() {
+        let host = fake_host();
+        let steps = plan(&SandboxConfig::default(), host.path()).unwrap();
+        let etc_targets: Vec<_> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Bind { target, .. } if target.starts_with("/etc") => Some(target.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            etc_targets,
+            vec![PathBuf::from("/etc/hosts"), PathBuf::from("/etc/ssl")]
+        );
+    }
+
+    #[test]
+    fn generated_passwd_has_runner_1000() {
+        let host = fake_host();
+        let steps = plan(&SandboxConfig::default(), host.path()).unwrap();
+        let passwd = steps
+            .iter()
+            .find_map(|s| match s {
+                Step::WriteFile { path, contents } if path == Path::new("/etc/passwd") => {
+                    Some(contents.clone())
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            passwd.contains("runner:x:1000:1000:runner:/home/runner:"),
+            "{passwd}"
+        );
+    }
+
+    #[test]
+    fn image_passwd_gets_runner_replacing_uid_1000() {
+        let merged = with_runner(
+            "root:x:0:0::/root:/bin/sh\nubuntu:x:1000:1000::/home/ubuntu:/bin/sh\n",
+            PASSWD_TEMPLATE,
+        );
+        assert!(merged.starts_with("root:x:0:0::/root:/bin/sh\n"));
+        assert!(!merged.contains("ubuntu"));
+        assert!(merged.contains("runner:x:1000:1000:"));
+    }
+
+    #[test]
+    fn workspace_and_binds_follow_the_root() {
+        let host = fake_host();
+        let config = SandboxConfig {
+            workspace: Some(host.path().join("usr")),
+            binds: vec![Bind {
+                source: host.path().join("etc"),
+                target: "/data".into(),
+                writable: true,
+            }],
+            ..SandboxConfig::default()
+        };
+        let steps = plan(&config, host.path()).unwrap();
+        let workspace = steps.iter().position(|s| matches!(s, Step::Bind { target, writable: true, .. } if target == Path::new("/workspace")));
+        let extra = steps.iter().position(|s| matches!(s, Step::Bind { target, writable: true, .. } if target == Path::new("/data")));
+        let usr = steps
+            .iter()
+            .position(|s| matches!(s, Step::Bind { target, .. } if target == Path::new("/usr")));
+        assert!(usr < workspace && workspace < extra, "{steps:?}");
+    }
+
+    #[test]
+    fn tmp_gets_the_size_limit() {
+        let host = fake_host();
+        let mut config = SandboxConfig::default();
+        config.limits.tmp_size_bytes = Some(1 << 20);
+        let steps = plan(&config, host.path()).unwrap();
+        assert!(steps.contains(&Step::Tmpfs {
+            target: "/tmp".into(),
+            mode: 0o1777,
+            size_bytes: Some(1 << 20),
+            read_only: false,
+            noexec: false,
+        }));
+    }
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        let info = "36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw\n";
+        assert_eq!(
+            parse_mount_points(info),
+            vec![PathBuf::from("/mnt/with space")]
+        );
+    }
+}

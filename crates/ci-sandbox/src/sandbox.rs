@@ -1,0 +1,432 @@
+//! The runner's side: starting a sandbox and waiting for it.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Once;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Network, SandboxConfig, StdinMode};
+use crate::error::{Result, SandboxError};
+use crate::limits::{self, Enforcement, SandboxCgroups};
+use crate::network::{self, Pasta};
+use crate::protocol::{INIT_MARKER, InitRequest, Report, write_request};
+use crate::sys;
+
+/// How a sandboxed command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitOutcome {
+    /// The command exited with `code`.
+    Exited { code: i32 },
+    /// The command was killed by `signal`.
+    Signaled { signal: i32 },
+    /// The wall-time limit passed; every process was killed.
+    TimedOut,
+}
+
+/// Exit status for a timed-out command, as timeout(1) uses.
+pub const TIMED_OUT_EXIT: i32 = 124;
+
+impl ExitOutcome {
+    /// The shell's view of the outcome: the exit code, 128 plus the
+    /// signal number, or 124 for a timeout.
+    pub fn exit_code(&self) -> i32 {
+        match *self {
+            ExitOutcome::Exited { code } => code,
+            ExitOutcome::Signaled { signal } => 128 + signal,
+            ExitOutcome::TimedOut => TIMED_OUT_EXIT,
+        }
+    }
+
+    /// Whether the command exited with code 0.
+    pub fn success(&self) -> bool {
+        *self == ExitOutcome::Exited { code: 0 }
+    }
+}
+
+/// Starts sandboxes by re-executing a binary that calls
+/// [`crate::init::run_if_requested`] first thing in `main`.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    init_exe: PathBuf,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self {
+            init_exe: PathBuf::from("/proc/self/exe"),
+        }
+    }
+}
+
+impl Sandbox {
+    /// Runs `argv` in a new sandbox described by `config`, re-executing the
+    /// current binary (`/proc/self/exe`) as the sandbox's init.
+    pub fn spawn(
+        config: &SandboxConfig,
+        argv: &[String],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<SandboxChild> {
+        Self::default().start(config, argv, stdout, stderr)
+    }
+
+    /// A launcher that re-executes `exe` instead of the current binary,
+    /// for callers (such as tests) whose own `main` is not `htci`'s.
+    pub fn with_init_exe(exe: impl Into<PathBuf>) -> Self {
+        Self {
+            init_exe: exe.into(),
+        }
+    }
+
+    /// Runs `argv` in a new sandbox described by `config`.
+    pub fn start(
+        &self,
+        config: &SandboxConfig,
+        argv: &[String],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<SandboxChild> {
+        config.validate()?;
+        if argv.is_empty() {
+            return Err(SandboxError::InvalidConfig(
+                "the command is empty".to_owned(),
+            ));
+        }
+
+        let support = crate::probe();
+        let mut enforcement = Enforcement::default();
+        let id = network::unique_name("sandbox", "d")
+            .trim_end_matches(".d")
+            .to_owned();
+        let cgroups =
+            SandboxCgroups::create(&config.limits, &support.cgroups, &id, &mut enforcement)?;
+        warn_once_about(&enforcement);
+
+        let request = InitRequest {
+            config: config.clone(),
+            argv: argv.to_vec(),
+            cgroup_procs: cgroups
+                .as_ref()
+                .map(SandboxCgroups::procs_files)
+                .unwrap_or_default(),
+            wait_for_network: matches!(config.network, Network::Pasta(_)),
+            pids_by_rlimit: enforcement
+                .enforced
+                .iter()
+                .any(|(k, how)| *k == limits::LimitKind::Pids && how == "RLIMIT_NPROC"),
+        };
+
+        let (request_read, request_write) = pipe()?;
+        let (report_read, report_write) = pipe()?;
+        let mut command = Command::new(&self.init_exe);
+        command
+            .arg(INIT_MARKER)
+            .arg(request_read.as_raw_fd().to_string())
+            .arg(report_write.as_raw_fd().to_string())
+            .env_clear()
+            .stdin(match config.stdin {
+                StdinMode::Null => Stdio::null(),
+                StdinMode::Inherit => Stdio::inherit(),
+                StdinMode::Piped => Stdio::piped(),
+            })
+            .stdout(stdout)
+            .stderr(stderr);
+        let inherited = [request_read.as_raw_fd(), report_write.as_raw_fd()];
+        // SAFETY: the closure only calls fcntl, which is async-signal-safe,
+        // on descriptors that stay open until after the spawn.
+        unsafe {
+            command.pre_exec(move || {
+                for fd in inherited {
+                    sys::set_cloexec(fd, false)?;
+                }
+                Ok(())
+            });
+        }
+        let init = command.spawn().map_err(|source| SandboxError::SpawnInit {
+            exe: self.init_exe.clone(),
+            source,
+        })?;
+        drop(request_read);
+        drop(report_write);
+
+        let mut child = SandboxChild {
+            init,
+            reports: BufReader::new(File::from(report_read)),
+            lifeline: Some(File::from(request_write)),
+            cgroups,
+            pasta: None,
+            outcome: None,
+            enforcement,
+            killed: false,
+        };
+        child.handshake(&request)?;
+        Ok(child)
+    }
+}
+
+/// Warns once per process for each limit the host cannot enforce.
+fn warn_once_about(enforcement: &Enforcement) {
+    static WARNED: Once = Once::new();
+    if enforcement.not_enforced.is_empty() {
+        return;
+    }
+    WARNED.call_once(|| {
+        for (kind, reason) in &enforcement.not_enforced {
+            tracing::warn!(limit = ?kind, reason, "sandbox limit not enforced on this host");
+        }
+    });
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a writable array of two ints.
+    sys::check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map_err(|source| {
+        SandboxError::Protocol {
+            operation: "create a pipe for",
+            source,
+        }
+    })?;
+    // SAFETY: the kernel just returned these two new descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A running sandbox. Dropping it kills every process of the sandbox.
+#[derive(Debug)]
+pub struct SandboxChild {
+    init: Child,
+    reports: BufReader<File>,
+    /// The runner's end of the request pipe; closing it kills the sandbox.
+    lifeline: Option<File>,
+    cgroups: Option<SandboxCgroups>,
+    pasta: Option<Pasta>,
+    outcome: Option<ExitOutcome>,
+    enforcement: Enforcement,
+    killed: bool,
+}
+
+impl SandboxChild {
+    /// Host pid of the sandbox's init process.
+    pub fn pid(&self) -> u32 {
+        self.init.id()
+    }
+
+    /// Which requested limits are in force, and which this host cannot
+    /// enforce.
+    pub fn enforcement(&self) -> &Enforcement {
+        &self.enforcement
+    }
+
+    /// The command's stdin, when the config asked for [`StdinMode::Piped`].
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.init.stdin.take()
+    }
+
+    /// The command's stdout, when spawned with `Stdio::piped()`.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.init.stdout.take()
+    }
+
+    /// The command's stderr, when spawned with `Stdio::piped()`.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.init.stderr.take()
+    }
+
+    /// Sends the request, attaches the network and waits until the
+    /// command runs.
+    fn handshake(&mut self, request: &InitRequest) -> Result<()> {
+        let lifeline = self.lifeline.as_mut().expect("lifeline is open until wait");
+        if let Err(source) = write_request(&mut *lifeline, request) {
+            // The init died early; its report says why.
+            return Err(self.failure_after_eof().unwrap_or(SandboxError::Protocol {
+                operation: "send the request to",
+                source,
+            }));
+        }
+
+        loop {
+            match self.next_report()? {
+                Some(Report::NamespacesReady { pid }) => self.attach_network(request, pid)?,
+                Some(Report::Started) => return Ok(()),
+                Some(Report::SetupFailed { message }) => {
+                    self.reap();
+                    return Err(SandboxError::Setup(message));
+                }
+                Some(Report::ExecFailed { program, errno }) => {
+                    self.reap();
+                    return Err(SandboxError::Exec {
+                        program,
+                        source: io::Error::from_raw_os_error(errno),
+                    });
+                }
+                Some(Report::Finished(outcome)) => {
+                    self.outcome = Some(outcome);
+                    return Ok(());
+                }
+                None => {
+                    return Err(self
+                        .failure_after_eof()
+                        .unwrap_or_else(|| self.unexplained_exit()));
+                }
+            }
+        }
+    }
+
+    fn attach_network(&mut self, request: &InitRequest, pid: i32) -> Result<()> {
+        if let Network::Pasta(options) = &request.config.network {
+            let pasta = Pasta::attach(pid, options);
+            let pasta = match pasta {
+                Ok(pasta) => pasta,
+                Err(error) => {
+                    self.kill_now();
+                    return Err(error);
+                }
+            };
+            self.pasta = Some(pasta);
+        }
+        let lifeline = self.lifeline.as_mut().expect("lifeline is open until wait");
+        lifeline
+            .write_all(b"g")
+            .map_err(|source| SandboxError::Protocol {
+                operation: "resume",
+                source,
+            })
+    }
+
+    fn next_report(&mut self) -> Result<Option<Report>> {
+        let mut line = String::new();
+        let read = self
+            .reports
+            .read_line(&mut line)
+            .map_err(|source| SandboxError::Protocol {
+                operation: "read a report from",
+                source,
+            })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|e| SandboxError::Protocol {
+                operation: "parse a report from",
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            })
+    }
+
+    /// After end of file on the reports: the init's last report, if any.
+    fn failure_after_eof(&mut self) -> Option<SandboxError> {
+        while let Ok(Some(report)) = self.next_report() {
+            if let Report::SetupFailed { message } = report {
+                self.reap();
+                return Some(SandboxError::Setup(message));
+            }
+        }
+        None
+    }
+
+    fn unexplained_exit(&mut self) -> SandboxError {
+        let status = self
+            .init
+            .wait()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string());
+        SandboxError::Setup(format!(
+            "the sandbox init process ended without a report ({status})"
+        ))
+    }
+
+    fn reap(&mut self) {
+        self.lifeline = None;
+        let _ = self.init.wait();
+        self.cleanup();
+    }
+
+    fn kill_now(&mut self) {
+        self.killed = true;
+        let _ = self.init.kill();
+        self.reap();
+    }
+
+    fn cleanup(&mut self) {
+        if let Some(pasta) = self.pasta.take() {
+            pasta.stop();
+        }
+        if let Some(mut cgroups) = self.cgroups.take() {
+            cgroups.remove();
+        }
+    }
+
+    /// Waits for the command to end. Every other process of the sandbox
+    /// is killed by then. Returns the same outcome when called again.
+    pub fn wait(&mut self) -> Result<ExitOutcome> {
+        if let Some(outcome) = self.outcome.filter(|_| self.lifeline.is_none()) {
+            return Ok(outcome);
+        }
+        while self.outcome.is_none() {
+            match self.next_report()? {
+                Some(Report::Finished(outcome)) => self.outcome = Some(outcome),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        self.lifeline = None;
+        let status = self.init.wait().map_err(|source| SandboxError::Protocol {
+            operation: "wait for",
+            source,
+        })?;
+        self.cleanup();
+
+        // Without a final report the init was killed (by kill() or from
+        // outside), which took pid 1 and the command with it.
+        let outcome = self.outcome.unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            match status.signal() {
+                Some(signal) => ExitOutcome::Signaled { signal },
+                None => ExitOutcome::Exited {
+                    code: status.code().unwrap_or(crate::init::SETUP_FAILED_EXIT),
+                },
+            }
+        });
+        self.outcome = Some(outcome);
+        Ok(outcome)
+    }
+
+    /// Kills every process of the sandbox. [`SandboxChild::wait`] then
+    /// returns `Signaled { signal: 9 }`.
+    pub fn kill(&mut self) -> Result<()> {
+        if self.lifeline.is_none() {
+            return Ok(());
+        }
+        self.killed = true;
+        // SIGKILL to the init; its death fires pid 1's parent-death signal,
+        // and pid 1's death makes the kernel kill its whole namespace.
+        self.init.kill().map_err(|source| SandboxError::Protocol {
+            operation: "kill",
+            source,
+        })
+    }
+
+    /// Asks the command to stop by sending it SIGTERM through the init
+    /// and pid 1.
+    pub fn terminate(&self) -> Result<()> {
+        sys::kill(self.init.id() as i32, libc::SIGTERM).map_err(|source| SandboxError::Protocol {
+            operation: "signal",
+            source,
+        })
+    }
+}
+
+impl Drop for SandboxChild {
+    fn drop(&mut self) {
+        if self.lifeline.is_some() {
+            let _ = self.init.kill();
+            let _ = self.init.wait();
+        }
+        self.cleanup();
+    }
+}

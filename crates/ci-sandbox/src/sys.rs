@@ -1,0 +1,279 @@
+//! Thin wrappers over the raw system calls the sandbox needs.
+//!
+//! Each wrapper turns the C return convention into an `io::Result` so
+//! callers can attach the operation and path to the error. They allocate
+//! only to build C strings from paths, and the callers run them in
+//! single-threaded processes (the init, pid 1 and the command before
+//! `execve`), where allocating after `fork` is safe.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Converts a C return value into `io::Result`, reading `errno` on -1.
+pub fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Converts a path into a C string, rejecting interior NUL bytes.
+pub fn cstring(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Calls mount(2). `source` and `fstype` may be absent.
+pub fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
+    let source = source.map(cstring).transpose()?;
+    let target = cstring(target)?;
+    let fstype = fstype.map(|t| CString::new(t).expect("file system type has no NUL"));
+    let data = data.map(|d| CString::new(d).expect("mount options have no NUL"));
+    let ptr_or_null = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+
+    // SAFETY: every pointer is either null or points to a NUL-terminated
+    // string that outlives the call; mount(2) only reads them.
+    let ret = unsafe {
+        libc::mount(
+            ptr_or_null(&source),
+            target.as_ptr(),
+            ptr_or_null(&fstype),
+            flags,
+            ptr_or_null(&data).cast(),
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Calls umount2(2).
+pub fn umount2(target: &Path, flags: libc::c_int) -> io::Result<()> {
+    let target = cstring(target)?;
+    // SAFETY: `target` is a valid NUL-terminated string for the call.
+    check(unsafe { libc::umount2(target.as_ptr(), flags) }).map(drop)
+}
+
+/// Calls pivot_root(2), which has no glibc wrapper.
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
+    let new_root = cstring(new_root)?;
+    let put_old = cstring(put_old)?;
+    // SAFETY: both arguments are valid NUL-terminated strings; the
+    // system call only reads them.
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) };
+    check(ret as libc::c_int).map(drop)
+}
+
+/// Calls unshare(2) with `CLONE_*` flags.
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: unshare takes no pointers; the caller is single-threaded,
+    // which CLONE_NEWUSER requires.
+    check(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// Forks the calling process. Returns 0 in the child and the child's pid
+/// in the parent.
+///
+/// Callers are single-threaded, so the child may allocate and take locks.
+pub fn fork() -> io::Result<libc::pid_t> {
+    // SAFETY: the sandbox forks only from single-threaded processes (the
+    // init re-executed for this purpose, and pid 1), so no lock held by
+    // another thread can be copied into the child in a locked state.
+    let pid = unsafe { libc::fork() };
+    check(pid)
+}
+
+/// Sends `signal` to `pid` (or to a group or every process for pid <= 0).
+pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill takes no pointers.
+    check(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Sets the signal the kernel sends to the caller when its parent thread
+/// exits.
+pub fn set_parent_death_signal(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes an integer argument only.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
+}
+
+/// Sets or clears the dumpable flag, which also controls who may open
+/// `/proc/<pid>` files of the caller.
+pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes an integer argument only.
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_DUMPABLE,
+            libc::c_ulong::from(dumpable),
+            0,
+            0,
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// Sets no_new_privs, so execve can never grant privileges again.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+}
+
+/// Closes every descriptor from `first` upwards.
+pub fn close_from(first: libc::c_uint) -> io::Result<()> {
+    // SAFETY: close_range takes integers only; the caller owns no Rust
+    // object wrapping these descriptors that it uses afterwards.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+    check(ret as libc::c_int).map(drop)
+}
+
+/// Sets the close-on-exec flag of `fd` to `cloexec`.
+pub fn set_cloexec(fd: libc::c_int, cloexec: bool) -> io::Result<()> {
+    let flags = if cloexec { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: F_SETFD takes an integer argument only.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) }).map(drop)
+}
+
+/// Calls setrlimit(2) with the same soft and hard value.
+pub fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: value,
+        rlim_max: value,
+    };
+    // SAFETY: `limit` is a valid rlimit value that outlives the call.
+    check(unsafe { libc::setrlimit(resource, &limit) }).map(drop)
+}
+
+/// Blocks `signals` for the calling thread and returns the previous mask.
+pub fn block_signals(signals: &[libc::c_int]) -> io::Result<libc::sigset_t> {
+    let set = signal_set(signals);
+    // SAFETY: an all-zero sigset_t is a valid value to be overwritten.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both sets are valid for the duration of the call.
+    let ret = unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
+    check(ret)?;
+    Ok(old)
+}
+
+/// Unblocks every signal and resets every handler to its default, so the
+/// command starts with the signal state a fresh process expects.
+pub fn reset_signals() -> io::Result<()> {
+    for signal in 1..libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition. Errors for
+        // signal numbers reserved by libc are irrelevant and ignored.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    let empty = signal_set(&[]);
+    // SAFETY: `empty` is a valid set for the duration of the call.
+    check(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) }).map(drop)
+}
+
+/// Builds a signal set holding `signals`.
+pub fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: an all-zero sigset_t is valid and sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &signal in signals {
+        // SAFETY: `set` is valid and `signal` is a signal number.
+        unsafe { libc::sigaddset(&mut set, signal) };
+    }
+    set
+}
+
+/// Waits for a signal of `set` for at most `timeout` (forever on `None`).
+/// Returns `None` when the timeout passed.
+pub fn wait_for_signal(
+    set: &libc::sigset_t,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<Option<libc::c_int>> {
+    let spec = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
+    });
+    let spec_ptr = spec.as_ref().map_or(std::ptr::null(), |s| s as *const _);
+    // SAFETY: `set` is a valid sigset, the info pointer may be null, and
+    // `spec_ptr` is null or points to `spec`, alive for the call.
+    let ret = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), spec_ptr) };
+    if ret == -1 {
+        let error = io::Error::last_os_error();
+        return match error.raw_os_error() {
+            Some(libc::EAGAIN) => Ok(None),
+            Some(libc::EINTR) => Ok(Some(0)),
+            _ => Err(error),
+        };
+    }
+    Ok(Some(ret))
+}
+
+/// Non-blocking waitpid for any child. Returns `None` when no child has
+/// changed state, and the pid and raw wait status otherwise.
+pub fn reap_any() -> io::Result<Option<(libc::pid_t, libc::c_int)>> {
+    let mut status = 0;
+    // SAFETY: `status` is a valid writable int.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some((pid, status))),
+    }
+}
+
+/// Blocking waitpid for `pid`, retried on EINTR. Returns the raw status.
+pub fn wait_pid(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid writable int.
+        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if ret == -1 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        return Ok(status);
+    }
+}
+
+/// Writes all of `bytes` to `fd`, retrying on EINTR and short writes.
+pub fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a valid readable buffer of the given length.
+        let ret = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if ret == -1 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        bytes = &bytes[ret as usize..];
+    }
+    Ok(())
+}
+
+/// Calls execve(2) with prepared null-terminated pointer arrays. Returns
+/// only on failure, without allocating.
+pub fn execve(
+    program: &CStr,
+    argv: &[*const libc::c_char],
+    env: &[*const libc::c_char],
+) -> io::Error {
+    debug_assert!(argv.last().is_some_and(|p| p.is_null()));
+    debug_assert!(env.last().is_some_and(|p| p.is_null()));
+    // SAFETY: the caller builds both arrays from C strings that outlive
+    // the call and ends each with a null pointer, as execve requires.
+    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), env.as_ptr()) };
+    io::Error::last_os_error()
+}
