@@ -27,6 +27,8 @@ use time::OffsetDateTime;
 
 use crate::executor::capture::Cancel;
 use crate::executor::contexts::{RunInfo, WorkflowInfo};
+use ci_workflow::expr::StatusInputs;
+
 use crate::executor::eval::{self, Contexts, StatusState};
 use crate::executor::job::{self, JobEnv, JobOutcome, JobPlan, RunDefaults};
 use crate::executor::step::{self, StepDef};
@@ -229,32 +231,43 @@ fn finish_units(units: &mut [Unit]) {
     }
 }
 
-/// The `needs` context of a unit and the status its needs leave it in.
-fn needs_context(units: &[Unit], unit: &Unit) -> (Value, StatusState) {
-    let mut context = Map::new();
-    let mut all_success = true;
-    let mut any_failure = false;
-    for need in &unit.needs {
-        let Some(needed) = units
+/// The `needs` context of a unit and the inputs of its status functions,
+/// which see every job it depends on, directly or through other jobs.
+fn needs_context(units: &[Unit], unit: &Unit, cancelled: bool) -> (Value, StatusState) {
+    let find = |id: &str| {
+        units
             .iter()
-            .find(|u| u.workflow_index == unit.workflow_index && &u.job_id == need)
-        else {
-            continue;
-        };
-        let (result, outputs) = unit_result(needed);
-        all_success &= result == Status::Success;
-        any_failure |= result == Status::Failure;
-        context.insert(
-            need.clone(),
-            json!({ "result": result.as_str(), "outputs": outputs }),
-        );
-    }
-    let status = StatusState {
-        success: all_success,
-        failure: any_failure,
-        cancelled: false,
+            .find(|u| u.workflow_index == unit.workflow_index && u.job_id == id)
     };
-    (Value::Object(context), status)
+
+    let mut context = Map::new();
+    for need in &unit.needs {
+        if let Some(needed) = find(need) {
+            let (result, outputs) = unit_result(needed);
+            context.insert(
+                need.clone(),
+                json!({ "result": result.as_str(), "outputs": outputs }),
+            );
+        }
+    }
+
+    let mut seen: Vec<&str> = Vec::new();
+    let mut pending: Vec<&str> = unit.needs.iter().map(String::as_str).collect();
+    let mut results = Vec::new();
+    while let Some(id) = pending.pop() {
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        if let Some(needed) = find(id) {
+            results.push(eval::job_status(unit_result(needed).0));
+            pending.extend(needed.needs.iter().map(String::as_str));
+        }
+    }
+    (
+        Value::Object(context),
+        StatusInputs::job(results, cancelled),
+    )
 }
 
 /// The result of a whole job for `needs.<id>.result`: a failed leg (without
@@ -301,8 +314,7 @@ fn start_ready_units(
         if units[index].state != UnitState::Waiting || !needs_done(units, &units[index]) {
             continue;
         }
-        let (needs, mut status) = needs_context(units, &units[index]);
-        status.cancelled = cancelled;
+        let (needs, status) = needs_context(units, &units[index], cancelled);
         let selected = &workflows[units[index].workflow_index];
         let Some(job) = selected.workflow.job(&units[index].job_id) else {
             units[index].state = UnitState::Done;

@@ -2,6 +2,7 @@
 //! step as JSON, and the three ways a workflow value is evaluated
 //! (a template, an `if:` condition, a whole-expression value).
 
+use ci_workflow::expr::{self, Context, JobStatus, StatusInputs, Value as ExprValue};
 use serde_json::{Map, Value};
 
 /// Error of evaluating one workflow value; the message names the text.
@@ -29,87 +30,69 @@ impl Contexts {
 }
 
 /// What the status functions (`success()`, `failure()`, `cancelled()`,
-/// `always()`) return at one point of a run. For a step, `success` means
-/// no earlier step failed; for a job, that every job it needs succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatusState {
-    pub success: bool,
-    pub failure: bool,
-    pub cancelled: bool,
+/// `always()`) see at one point of a run.
+pub type StatusState = StatusInputs;
+
+/// The status inputs of a step: whether an earlier step failed and
+/// whether the run was cancelled.
+pub fn after_steps(failed: bool, cancelled: bool) -> StatusState {
+    let job_status = if failed {
+        JobStatus::Failure
+    } else {
+        JobStatus::Success
+    };
+    StatusInputs::step(job_status, cancelled)
 }
 
-impl StatusState {
-    /// The state after earlier steps: failed or not, cancelled or not.
-    pub fn after_steps(failed: bool, cancelled: bool) -> Self {
-        Self {
-            success: !failed && !cancelled,
-            failure: failed,
-            cancelled,
-        }
+/// Converts a result status for the status functions of a job condition.
+pub fn job_status(status: ci_core::status::Status) -> JobStatus {
+    use ci_core::status::Status;
+
+    match status {
+        Status::Failure => JobStatus::Failure,
+        Status::Cancelled => JobStatus::Cancelled,
+        Status::Skipped => JobStatus::Skipped,
+        Status::Success | Status::Queued | Status::Running => JobStatus::Success,
     }
 }
 
-// TODO: replace with ci_workflow::expr once it lands.
+fn expr_context(contexts: &Contexts, status: Option<StatusState>) -> Context {
+    let mut context = Context::new();
+    for (name, value) in &contexts.map {
+        context.set(name, ExprValue::from_json(value));
+    }
+    if let Some(status) = status {
+        context.set_status(status);
+    }
+    context
+}
+
+fn error(text: &str, error: impl std::fmt::Display) -> EvalError {
+    EvalError {
+        text: text.to_string(),
+        message: error.to_string(),
+    }
+}
+
 /// Interpolates every `${{ }}` in `text`.
 pub fn template(text: &str, contexts: &Contexts) -> Result<String, EvalError> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 3..];
-        let end = after.find("}}").ok_or_else(|| EvalError {
-            text: text.to_string(),
-            message: "unterminated `${{`".into(),
-        })?;
-        let value = lookup(after[..end].trim(), contexts);
-        out.push_str(&match value {
-            Value::String(s) => s,
-            Value::Null => String::new(),
-            other => other.to_string(),
-        });
-        rest = &after[end + 2..];
+    if !text.contains("${{") {
+        return Ok(text.to_string());
     }
-    out.push_str(rest);
-    Ok(out)
+    expr::interpolate(text, &expr_context(contexts, None)).map_err(|e| error(text, e))
 }
 
-fn lookup(path: &str, contexts: &Contexts) -> Value {
-    let mut parts = path.split('.');
-    let Some(first) = parts.next() else {
-        return Value::Null;
-    };
-    let mut current = contexts.get(first).cloned().unwrap_or(Value::Null);
-    for part in parts {
-        current = current.get(part).cloned().unwrap_or(Value::Null);
-    }
-    current
-}
-
-/// Evaluates an `if:` condition.
+/// Evaluates an `if:` condition, with GitHub's implicit `success() &&`
+/// when it calls no status function.
 pub fn condition(text: &str, contexts: &Contexts, status: StatusState) -> Result<bool, EvalError> {
-    let text = text.trim();
-    let text = text
-        .strip_prefix("${{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .unwrap_or(text)
-        .trim();
-    Ok(match text {
-        "success()" => status.success,
-        "failure()" => status.failure,
-        "always()" => true,
-        "cancelled()" => status.cancelled,
-        "true" => true,
-        "false" => false,
-        other => !matches!(lookup(other, contexts), Value::Null | Value::Bool(false)),
-    })
+    expr::evaluate_condition(text, &expr_context(contexts, Some(status)))
+        .map_err(|e| error(text, e))
 }
 
-/// Evaluates a value that is one whole `${{ }}` expression.
+/// Evaluates a value: the expression's own value (typed) when `text` is one
+/// `${{ }}`, else the interpolated string.
 pub fn value(text: &str, contexts: &Contexts) -> Result<Value, EvalError> {
-    let inner = text
-        .trim()
-        .strip_prefix("${{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .unwrap_or(text);
-    Ok(lookup(inner.trim(), contexts))
+    expr::evaluate_template(text, &expr_context(contexts, None))
+        .map(|value| value.to_json())
+        .map_err(|e| error(text, e))
 }

@@ -16,7 +16,7 @@ use ci_workflow::model;
 use serde_json::{Map, Value, json};
 
 use super::capture::{self, Ending};
-use super::eval::{self, Contexts, StatusState};
+use super::eval::{self, Contexts};
 use super::file_commands::{self, StepFiles};
 use super::job::{JobEnv, JobState};
 use super::shell::Shell;
@@ -243,8 +243,7 @@ pub fn run_step(
 ) -> StepRecord {
     let started = Instant::now();
     let mut contexts = state.step_contexts(scope, &[]);
-    let status_state =
-        StatusState::after_steps(scope.failed || state.failed, env.cancel.is_cancelled());
+    let status_state = eval::after_steps(scope.failed || state.failed, env.cancel.is_cancelled());
 
     let name = match &def.name {
         Some(template) => eval::template(template, &contexts).unwrap_or_else(|_| template.clone()),
@@ -261,7 +260,7 @@ pub fn run_step(
         Ok(false)
     } else {
         let condition = def.condition.as_deref().unwrap_or("success()");
-        eval::condition(condition, &contexts, status_state)
+        eval::condition(condition, &contexts, status_state.clone())
     };
 
     let (body, continue_on_error) = match should_run {
