@@ -163,7 +163,10 @@ pub fn load_with_limits(
         reader.error(duplicate.pos, duplicate.message.clone());
     }
     let workflow = match &document.root {
-        Some(root) => workflow::read_workflow(&mut reader, root),
+        Some(root) => {
+            checks::check_merge_keys(&mut reader, root);
+            workflow::read_workflow(&mut reader, root)
+        }
         None => {
             reader.error(
                 yaml::Position::new(1, 1),

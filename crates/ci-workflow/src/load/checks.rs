@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::reader::{Reader, is_identifier};
 use crate::diagnostic::did_you_mean;
 use crate::model::{Job, Workflow};
+use crate::yaml::{Node, ScalarStyle, Value};
 
 /// Runs every cross-cutting check on a read workflow.
 pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
@@ -74,4 +75,36 @@ fn check_needs(reader: &mut Reader, workflow: &Workflow, job: &Job) {
         };
         reader.error(need.pos, message);
     }
+}
+
+/// Reports every YAML merge key (`<<: *anchor`): GitHub rejects them, and
+/// reading `<<` as an ordinary key would silently drop the merged keys.
+/// Recursion depth is bounded by the parser's depth limit.
+pub(super) fn check_merge_keys(reader: &mut Reader, node: &Node) {
+    match &node.value {
+        Value::Scalar(_) => {}
+        Value::Sequence(items) => {
+            for item in items {
+                check_merge_keys(reader, item);
+            }
+        }
+        Value::Mapping(entries) => {
+            for (key, value) in entries {
+                if is_merge_key(key) {
+                    reader.error(
+                        key.pos,
+                        "merge keys (\"<<\") are not supported by GitHub Actions; alias the \
+                         whole value or write the keys out",
+                    );
+                }
+                check_merge_keys(reader, value);
+            }
+        }
+    }
+}
+
+/// Returns true for a plain `<<` key.
+pub(super) fn is_merge_key(key: &Node) -> bool {
+    key.as_scalar()
+        .is_some_and(|scalar| scalar.style == ScalarStyle::Plain && scalar.text == "<<")
 }

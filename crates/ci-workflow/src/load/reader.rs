@@ -3,6 +3,7 @@
 //! node has the wrong shape.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::expr::{self, ExprError};
 use crate::model::{Condition, Data, OrExpression, Spanned, Template};
 use crate::yaml::{Node, Position, Resolved, Scalar, ScalarStyle, Value};
 
@@ -80,7 +81,7 @@ impl<'a> Reader<'a> {
         for (key, _) in entries {
             match key.as_str() {
                 Some(name) if key.as_scalar().is_some() => {
-                    if !known.contains(&name) {
+                    if !known.contains(&name) && !super::checks::is_merge_key(key) {
                         self.unknown_key(key.pos, name, context, known);
                     }
                 }
@@ -241,7 +242,11 @@ impl<'a> Reader<'a> {
             self.type_error(node, "\"if\"", context, "an expression or a boolean");
             return None;
         };
+        let before = self.diagnostics.len();
         self.check_template_syntax(scalar, node.pos, "\"if\"", context);
+        if self.diagnostics.len() == before {
+            self.check_condition_syntax(scalar, node.pos, context);
+        }
         Some(Condition {
             raw: scalar.text.clone(),
             pos: node.pos,
@@ -353,7 +358,8 @@ impl<'a> Reader<'a> {
         Spanned::new(to_json(node), node.pos)
     }
 
-    /// Records an error for every `${{` without a closing `}}`.
+    /// Records an error for a `${{` without a closing `}}`, or else for
+    /// the first expression syntax error of the template.
     pub fn check_template_syntax(
         &mut self,
         scalar: &Scalar,
@@ -361,16 +367,60 @@ impl<'a> Reader<'a> {
         label: &str,
         context: &str,
     ) {
-        for span in expression_spans(&scalar.text) {
-            if span.end.is_none() {
-                self.error(
-                    scalar.position_of(pos, span.start),
-                    format!(
-                        "unclosed expression in {label} of {context}: \"${{{{\" without \"}}}}\""
-                    ),
-                );
-            }
+        if !scalar.text.contains("${{") {
+            return;
         }
+        if let Some(span) = expression_spans(&scalar.text)
+            .into_iter()
+            .find(|span| span.end.is_none())
+        {
+            self.error(
+                scalar.position_of(pos, span.start),
+                format!("unclosed expression in {label} of {context}: \"${{{{\" without \"}}}}\""),
+            );
+            return;
+        }
+        if let Err(error) = expr::check_template_syntax(&scalar.text) {
+            self.expression_error(scalar, pos, &error, label, context);
+        }
+    }
+
+    /// Records an error for an `if:` whose expression does not parse.
+    pub fn check_condition_syntax(&mut self, scalar: &Scalar, pos: Position, context: &str) {
+        if let Err(error) = expr::Condition::parse(&scalar.text) {
+            self.expression_error(scalar, pos, &error, "\"if\"", context);
+        }
+    }
+
+    /// Records an expression error at the place in the scalar that its
+    /// column (1-based, in characters of the scalar's text) points to.
+    fn expression_error(
+        &mut self,
+        scalar: &Scalar,
+        pos: Position,
+        error: &ExprError,
+        label: &str,
+        context: &str,
+    ) {
+        let mut message = error.to_string();
+        let error_pos = match error.column() {
+            Some(column) => {
+                // The position is given by the diagnostic itself, so the
+                // column inside the expression would only confuse.
+                message = message.replacen(&format!(" at column {column}"), "", 1);
+                let offset = scalar
+                    .text
+                    .char_indices()
+                    .nth(column.saturating_sub(1))
+                    .map_or(scalar.text.len(), |(offset, _)| offset);
+                scalar.position_of(pos, offset)
+            }
+            None => pos,
+        };
+        self.error(
+            error_pos,
+            format!("invalid expression in {label} of {context}: {message}"),
+        );
     }
 }
 
