@@ -127,6 +127,11 @@ impl JobState {
             .collect();
         contexts.set("env", Value::Object(env));
         contexts.set("steps", Value::Object(scope.steps.clone()));
+        if (self.failed || scope.failed)
+            && let Some(Value::Object(job)) = contexts.map.get_mut("job")
+        {
+            job.insert("status".into(), Value::String("failure".into()));
+        }
         if let Some(inputs) = &scope.inputs {
             contexts.set("inputs", inputs.clone());
         }
