@@ -27,7 +27,7 @@ use crate::expr::{self, Context, ExprError};
 use crate::graph::{GraphError, JobGraph};
 use crate::matrix::{self, Combination, MatrixError};
 use crate::model::{Job, Matrix, MatrixAxes, MatrixRows, MatrixValues, OrExpression, Workflow};
-use crate::trigger::{CompiledFilter, Event, TriggerError};
+use crate::trigger::{Event, TriggerError, on_matches};
 
 /// Maximum length of the matrix part of a leg key before it is shortened
 /// and made unique with a hash.
@@ -310,21 +310,10 @@ fn list_or_none(items: &[String]) -> String {
 
 /// Decides whether any trigger of `workflow` matches `event`.
 fn is_triggered(workflow: &Workflow, event: &Event) -> Result<bool, PlanError> {
-    for trigger in &workflow.on.triggers {
-        if trigger.event != event.name {
-            continue;
-        }
-        let filter = CompiledFilter::new(&trigger.event, &trigger.filter).map_err(|source| {
-            PlanError::Trigger {
-                path: workflow.path.clone(),
-                source,
-            }
-        })?;
-        if filter.matches(event) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    on_matches(&workflow.on, event).map_err(|source| PlanError::Trigger {
+        path: workflow.path.clone(),
+        source,
+    })
 }
 
 fn list_triggers(workflow: &Workflow) -> String {

@@ -435,6 +435,15 @@ where
     Ok(false)
 }
 
+/// Decides whether a loaded workflow's `on:` section triggers for `event`.
+pub fn on_matches(on: &crate::model::On, event: &Event) -> Result<bool, TriggerError> {
+    let events = on
+        .triggers
+        .iter()
+        .map(|trigger| (trigger.event.as_str(), &trigger.filter));
+    workflow_matches(events, event)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
