@@ -20,6 +20,7 @@
 
 mod checks;
 mod job;
+mod on;
 mod reader;
 mod workflow;
 

@@ -49,6 +49,11 @@ impl<'a> Reader<'a> {
             .push(Diagnostic::error(self.path, pos, message));
     }
 
+    /// Returns the number of errors recorded so far.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
     pub fn warning(&mut self, pos: Position, message: impl Into<String>) {
         self.diagnostics
             .push(Diagnostic::warning(self.path, pos, message));
@@ -60,7 +65,7 @@ impl<'a> Reader<'a> {
             node.pos,
             format!(
                 "{label} in {context} must be {expected}, found {}",
-                node.kind_name()
+                describe_value(node)
             ),
         );
     }
@@ -132,6 +137,10 @@ impl<'a> Reader<'a> {
     /// Returns the key of a mapping entry as a string; non-string keys were
     /// already reported by [`Reader::fields`] or are reported here.
     pub fn key_string<'n>(&mut self, key: &'n Node, context: &str) -> Option<&'n str> {
+        if super::checks::is_merge_key(key) {
+            // Already reported as a merge key.
+            return None;
+        }
         match key.as_str() {
             Some(text) => Some(text),
             None => {
@@ -340,13 +349,7 @@ impl<'a> Reader<'a> {
     ) -> Option<String> {
         let scalar = node.as_scalar()?;
         if !is_whole_expression(&scalar.text) {
-            self.error(
-                node.pos,
-                format!(
-                    "{label} in {context} must be {expected}, found the string \"{}\"",
-                    scalar.text
-                ),
-            );
+            self.type_error(node, label, context, expected);
             return None;
         }
         self.check_template_syntax(scalar, node.pos, label, context);
@@ -421,6 +424,20 @@ impl<'a> Reader<'a> {
             error_pos,
             format!("invalid expression in {label} of {context}: {message}"),
         );
+    }
+}
+
+/// Describes a node for a message: `the number 1`, `the string "x"`,
+/// `a mapping`.
+pub(crate) fn describe_value(node: &Node) -> String {
+    let Some(scalar) = node.as_scalar() else {
+        return node.kind_name().to_string();
+    };
+    match scalar.resolve() {
+        Resolved::Null => "null".to_string(),
+        Resolved::Bool(_) => format!("the boolean {}", scalar.text),
+        Resolved::Int(_) | Resolved::Float(_) => format!("the number {}", scalar.text),
+        Resolved::String => format!("the string \"{}\"", scalar.text),
     }
 }
 
