@@ -34,6 +34,9 @@ use crate::sys;
 /// Where the cgroup file systems are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
+/// The cgroup controllers that enforce sandbox limits.
+const SANDBOX_CONTROLLERS: &[&str] = &["pids", "memory", "cpu"];
+
 /// The period of the CPU quota, in microseconds.
 const CPU_PERIOD_US: u64 = 100_000;
 
@@ -95,13 +98,20 @@ pub fn detect_cgroups() -> CgroupSupport {
 
     if let Some(dir) = delegated_v2_dir(root) {
         let controllers = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-        let controllers: Vec<String> = controllers.split_whitespace().map(str::to_owned).collect();
+        let controllers: Vec<String> = controllers
+            .split_whitespace()
+            .filter(|c| SANDBOX_CONTROLLERS.contains(c))
+            .map(str::to_owned)
+            .collect();
+        // A hybrid host's v2 hierarchy may hold only other controllers
+        // (such as hugetlb); then the v1 hierarchies are the usable ones.
         if !controllers.is_empty() {
             return CgroupSupport::V2Delegated { dir, controllers };
         }
     }
-    let v1: Vec<String> = ["pids", "memory", "cpu"]
-        .into_iter()
+    let v1: Vec<String> = SANDBOX_CONTROLLERS
+        .iter()
+        .copied()
         .filter(|c| root.join(c).join("cgroup.procs").exists())
         .map(str::to_owned)
         .collect();

@@ -52,6 +52,7 @@ impl Pasta {
     /// Attaches pasta to the user and network namespace of `pid` and waits
     /// until the namespace's network is configured.
     pub fn attach(pid: i32, options: &PastaOptions) -> Result<Self, SandboxError> {
+        check_tun_access()?;
         let pid_file = std::env::temp_dir().join(unique_name("htci-pasta", "pid"));
         let tcp_to_host = if options.host_loopback_tcp_ports.is_empty() {
             "none".to_owned()
@@ -72,6 +73,7 @@ impl Pasta {
             // No port of the host forwarded into the sandbox; only the
             // requested loopback ports forwarded from it to the host.
             .args(["-t", "none", "-u", "none", "-U", "none", "-T", &tcp_to_host])
+            .args(runas_args())
             .arg("--pid")
             .arg(&pid_file)
             .arg(pid.to_string())
@@ -119,6 +121,35 @@ impl Pasta {
 impl Drop for Pasta {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// pasta opens the tun device from inside the namespace with the
+/// runner's credentials; a clear error beats pasta's "failed to open tun
+/// socket in namespace".
+fn check_tun_access() -> Result<(), SandboxError> {
+    let tun = c"/dev/net/tun";
+    // SAFETY: `tun` is a valid C string.
+    if unsafe { libc::access(tun.as_ptr(), libc::R_OK | libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    let error = io::Error::last_os_error();
+    Err(SandboxError::Pasta(format!(
+        "pasta needs read and write access to /dev/net/tun, which this user lacks ({error}); \
+         most distributions make it mode 0666 (`chmod 0666 /dev/net/tun`)"
+    )))
+}
+
+/// pasta started by root switches to the user nobody before joining the
+/// namespaces, and nobody may not enter a user namespace owned by root.
+/// So a root runner keeps pasta as root; others need no option.
+fn runas_args() -> Vec<String> {
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if uid == 0 {
+        vec!["--runas".to_owned(), format!("{uid}:{gid}")]
+    } else {
+        Vec::new()
     }
 }
 

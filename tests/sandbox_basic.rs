@@ -1,0 +1,463 @@
+//! Functional tests of `htci sandbox` through the real binary.
+//!
+//! They run as whichever user runs the test binary: CI runs them once as
+//! root and once as an unprivileged user with `HTCI_BIN` pointing to a
+//! copied `htci`. Every directory they use is a temporary directory owned
+//! by that user.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::Duration;
+
+fn htci() -> PathBuf {
+    std::env::var_os("HTCI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_htci")))
+}
+
+/// Runs `htci sandbox ARGS` with stdin from /dev/null.
+fn sandbox(args: &[&str]) -> Output {
+    Command::new(htci())
+        .arg("sandbox")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("htci runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs a shell script in the sandbox and returns its output, failing the
+/// test when the sandbox or the script fails.
+fn sh(extra: &[&str], script: &str) -> String {
+    let mut args: Vec<&str> = extra.to_vec();
+    args.extend(["--", "sh", "-c", script]);
+    let output = sandbox(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "script {script:?} failed\nstdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// A temporary directory that the sandbox's user can write to.
+fn temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn uid_and_gid_are_1000() {
+    assert_eq!(sh(&[], "id -u; id -g; id -un"), "1000\n1000\nrunner\n");
+}
+
+#[test]
+fn hostname_is_configured() {
+    assert_eq!(
+        sh(&["--hostname", "ci-box"], "hostname; cat /etc/hostname"),
+        "ci-box\nci-box\n"
+    );
+}
+
+#[test]
+fn network_none_has_only_loopback() {
+    let out = sh(&[], "cat /proc/net/dev");
+    let interfaces: Vec<&str> = out
+        .lines()
+        .filter_map(|line| line.split_once(':').map(|(name, _)| name.trim()))
+        .collect();
+    assert_eq!(interfaces, vec!["lo"], "{out}");
+}
+
+#[test]
+fn root_is_read_only() {
+    let out = sh(
+        &[],
+        "for p in /x /etc/x /usr/x /home/x; do touch $p 2>&1; echo rc=$?; done",
+    );
+    assert_eq!(out.matches("Read-only file system").count(), 4, "{out}");
+    assert_eq!(out.matches("rc=1").count(), 4, "{out}");
+}
+
+#[test]
+fn workspace_tmp_and_home_are_writable() {
+    let workspace = temp_dir();
+    fs::write(workspace.path().join("input.txt"), "from host\n").unwrap();
+    let workspace_arg = workspace.path().to_str().unwrap();
+    let out = sh(
+        &["--workspace", workspace_arg],
+        "pwd; cat input.txt; echo from sandbox > output.txt; \
+         echo t > /tmp/t && cat /tmp/t; echo h > ~/h && cat ~/h",
+    );
+    assert_eq!(out, "/workspace\nfrom host\nt\nh\n");
+    let written = fs::read_to_string(workspace.path().join("output.txt")).unwrap();
+    assert_eq!(written, "from sandbox\n");
+}
+
+#[test]
+fn read_only_bind_rejects_writes() {
+    let data = temp_dir();
+    fs::write(data.path().join("f"), "data\n").unwrap();
+    let bind = format!("{}:/data", data.path().display());
+    let out = sh(
+        &["--bind", &bind],
+        "cat /data/f; touch /data/g 2>&1; echo rc=$?",
+    );
+    assert_eq!(
+        out,
+        "data\ntouch: cannot touch '/data/g': Read-only file system\nrc=1\n"
+    );
+}
+
+#[test]
+fn writable_bind_accepts_writes() {
+    let data = temp_dir();
+    let bind = format!("{}:/data:rw", data.path().display());
+    sh(&["--bind", &bind], "echo w > /data/g");
+    assert_eq!(fs::read_to_string(data.path().join("g")).unwrap(), "w\n");
+}
+
+#[test]
+fn tmp_size_limit_is_enforced() {
+    let out = sh(
+        &["--tmp-size", "1048576"],
+        "dd if=/dev/zero of=/tmp/big bs=4096 count=1024 2>&1; echo rc=$?",
+    );
+    assert!(out.contains("No space left on device"), "{out}");
+    assert!(out.ends_with("rc=1\n"), "{out}");
+}
+
+/// The paths of `candidates` that exist in the host's /proc: kernels
+/// differ (a kernel without CONFIG_PROC_KCORE has no /proc/kcore).
+fn existing_on_host(candidates: &[&'static str]) -> Vec<&'static str> {
+    let existing: Vec<_> = candidates
+        .iter()
+        .copied()
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    assert!(
+        !existing.is_empty(),
+        "none of {candidates:?} exists on this host"
+    );
+    existing
+}
+
+#[test]
+fn proc_masked_paths_are_empty() {
+    let paths = existing_on_host(&[
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+        "/proc/timer_stats",
+    ]);
+    let out = sh(&[], &format!("wc -c {}", paths.join(" ")));
+    for path in paths {
+        assert!(
+            out.contains(&format!("0 {path}\n")),
+            "{path} not empty: {out}"
+        );
+    }
+}
+
+#[test]
+fn proc_sys_and_sysrq_are_read_only() {
+    let paths = existing_on_host(&["/proc/sys/kernel/hostname", "/proc/sysrq-trigger"]);
+    let script: String = paths
+        .iter()
+        .map(|p| format!("echo x 2>&1 > {p}; echo rc=$?; "))
+        .collect();
+    let out = sh(&[], &script);
+    assert_eq!(
+        out.matches("Read-only file system").count(),
+        paths.len(),
+        "{out}"
+    );
+    assert_eq!(out.matches("rc=2").count(), paths.len(), "{out}");
+}
+
+#[test]
+fn pid_namespace_shows_only_the_sandbox() {
+    // The shell is pid 2: pid 1 is the sandbox's reaper.
+    let out = sh(&[], "echo $$; set -- /proc/[0-9]*; echo $#");
+    assert_eq!(out, "2\n2\n");
+}
+
+#[test]
+fn exit_code_passes_through() {
+    let output = sandbox(&["--", "sh", "-c", "exit 42"]);
+    assert_eq!(output.status.code(), Some(42));
+}
+
+#[test]
+fn signal_death_is_128_plus_signal() {
+    let output = sandbox(&["--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(output.status.code(), Some(128 + 15));
+}
+
+#[test]
+fn missing_command_exits_127() {
+    let output = sandbox(&["--", "no-such-command-xyz"]);
+    assert_eq!(output.status.code(), Some(127));
+    assert!(
+        stderr(&output).contains("no-such-command-xyz"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn invalid_workspace_is_a_setup_error() {
+    let output = sandbox(&["--workspace", "/nonexistent/ws", "--", "true"]);
+    assert_eq!(output.status.code(), Some(125));
+    let message = stderr(&output);
+    assert!(
+        message.contains("workspace /nonexistent/ws does not exist"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[test]
+fn env_is_exactly_the_configured_one() {
+    let output = Command::new(htci())
+        .args([
+            "sandbox",
+            "--env",
+            "A=1",
+            "--env",
+            "B=two words",
+            "--",
+            "/usr/bin/env",
+        ])
+        .env("HTCI_TEST_LEAK", "secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output), "A=1\nB=two words\n");
+}
+
+#[test]
+fn default_env_has_path_and_home() {
+    let output = sandbox(&["--", "/usr/bin/env"]);
+    assert_eq!(
+        stdout(&output),
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+         HOME=/home/runner\nUSER=runner\nLOGNAME=runner\nSHELL=/bin/sh\nLANG=C.UTF-8\n"
+    );
+}
+
+#[test]
+fn wall_time_limit_kills_the_command() {
+    let output = sandbox(&["--timeout", "1", "--", "sleep", "60"]);
+    assert_eq!(output.status.code(), Some(124));
+    assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+}
+
+#[test]
+fn background_processes_die_with_the_command() {
+    let workspace = temp_dir();
+    let workspace_arg = workspace.path().to_str().unwrap();
+    let out = sh(
+        &["--workspace", workspace_arg],
+        "(sleep 1; touch /workspace/child-marker) & \
+         setsid sh -c 'sleep 1; touch /workspace/daemon-marker' & \
+         echo started",
+    );
+    assert_eq!(out, "started\n");
+    thread::sleep(Duration::from_secs(3));
+    assert!(
+        !workspace.path().join("child-marker").exists(),
+        "background child survived"
+    );
+    assert!(
+        !workspace.path().join("daemon-marker").exists(),
+        "setsid daemon survived"
+    );
+}
+
+/// Runs `script` as a file in a fresh workspace, so that its quoting
+/// stays readable.
+fn run_script(extra: &[&str], script: &str) -> Output {
+    let workspace = temp_dir();
+    fs::write(workspace.path().join("script.sh"), script).unwrap();
+    let workspace_arg = workspace.path().to_str().unwrap();
+    let mut args = vec!["--workspace", workspace_arg];
+    args.extend(extra);
+    args.extend(["--", "sh", "script.sh"]);
+    sandbox(&args)
+}
+
+#[test]
+fn pids_limit_caps_concurrent_processes() {
+    // The inner shell starts sleeps until fork fails (dash then exits);
+    // the outer shell counts the live processes with a glob, which does
+    // not fork. Pids counted: init, pid 1, both shells and the sleeps.
+    let output = run_script(
+        &["--pids", "16", "--timeout", "60"],
+        "sh -c 'for i in $(seq 1 60); do sleep 30 & done' 2>/dev/null\n\
+         set -- /proc/[0-9]*; echo $#\n",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    let count: u32 = out
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {out}"));
+    assert!(count <= 16, "{count} processes run under a limit of 16");
+    assert!(count >= 8, "only {count} processes started");
+}
+
+#[test]
+fn fork_bomb_is_contained() {
+    // Every process forks copies of itself forever; with no limit this
+    // would exhaust the host. The limit makes fork fail ("Cannot fork"),
+    // the sandbox finishes, and the command's exit kills what is left.
+    let output = run_script(
+        &["--pids", "64", "--timeout", "60"],
+        "sh -c 'b() { while :; do b & done; }; b' &\n\
+         i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done\n\
+         set -- /proc/[0-9]*; echo $#\n",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Cannot fork"),
+        "the limit was never reached"
+    );
+    let out = stdout(&output);
+    let count: u32 = out
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a count: {out}"));
+    assert!(count <= 64, "{count} processes run under a limit of 64");
+}
+
+#[test]
+fn sandbox_has_no_capabilities() {
+    let out = sh(&[], "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status");
+    assert_eq!(out.matches("0000000000000000").count(), 5, "{out}");
+}
+
+#[test]
+fn pasta_forwards_to_a_host_loopback_listener() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut received = String::new();
+        stream.read_to_string(&mut received).unwrap();
+        received
+    });
+
+    let script = format!("echo hello-from-sandbox > /dev/tcp/127.0.0.1/{port}");
+    let port_arg = port.to_string();
+    let output = sandbox(&[
+        "--network",
+        "pasta",
+        "--forward-tcp",
+        &port_arg,
+        "--",
+        "bash",
+        "-c",
+        &script,
+    ]);
+    // Hosts without passt, or with /dev/net/tun closed to this user, must
+    // get a clear error naming the fix instead.
+    let expected_error = if which("pasta").is_none() {
+        Some("install the passt package")
+    } else if !tun_is_accessible() {
+        Some("access to /dev/net/tun")
+    } else {
+        None
+    };
+    if let Some(expected) = expected_error {
+        assert_eq!(output.status.code(), Some(125));
+        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+        // Unblock the listener thread.
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(b"no pasta").unwrap();
+        drop(stream);
+        server.join().unwrap();
+        return;
+    }
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(server.join().unwrap(), "hello-from-sandbox\n");
+}
+
+fn tun_is_accessible() -> bool {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+        .is_ok()
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Builds a tiny image: /bin/sh with the libraries it links, and an
+/// /etc/passwd whose uid 1000 belongs to another user.
+fn tiny_image() -> tempfile::TempDir {
+    let image = temp_dir();
+    let root = image.path();
+    let copy = |host: &str| {
+        let target = root.join(host.trim_start_matches('/'));
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(host, &target).unwrap_or_else(|e| panic!("copy {host}: {e}"));
+    };
+    copy("/bin/sh");
+    let ldd = Command::new("ldd").arg("/bin/sh").output().unwrap();
+    for word in String::from_utf8_lossy(&ldd.stdout).split_whitespace() {
+        if word.starts_with('/') && Path::new(word).exists() {
+            copy(word);
+        }
+    }
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\nold:x:1000:1000::/home/old:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(root.join("etc/image-marker"), "tiny\n").unwrap();
+    image
+}
+
+#[test]
+fn directory_image_becomes_the_root() {
+    let image = tiny_image();
+    let image_arg = image.path().to_str().unwrap();
+    let output = sandbox(&[
+        "--image",
+        image_arg,
+        "--",
+        "/bin/sh",
+        "-c",
+        "read m < /etc/image-marker; echo $m; while read l; do echo $l; done < /etc/passwd; \
+         test -e /usr/bin/env && echo host-visible; echo done",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "tiny\nroot:x:0:0::/root:/bin/sh\nrunner:x:1000:1000:runner:/home/runner:/bin/bash\ndone\n"
+    );
+}
