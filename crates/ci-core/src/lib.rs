@@ -25,6 +25,9 @@ pub mod rfc3339;
 pub mod signing;
 pub mod status;
 
+/// The Nostr key pair type that signs results, re-exported so callers need
+/// no direct `nostr` dependency.
+pub use nostr::key::Keys;
 pub use result::{CommitInfo, CommitResult, JobResult, JobSummary, StepResult};
 pub use signing::{SignError, VerifyError, sign_value, verify_value};
 pub use status::Status;

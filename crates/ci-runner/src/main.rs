@@ -28,10 +28,18 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Evaluate one `${{ }}` expression and print the result as JSON.
     Expr(commands::expr::ExprArgs),
+    /// Create this runner's identity: a Nostr key pair in runner.toml.
+    Init(commands::init::InitArgs),
+    /// List the stored results of a repository and verify their signatures.
+    Results(commands::results::ResultsArgs),
     /// Run the workflows of a repository on this machine.
     Run(commands::run::RunArgs),
     /// Run one command in the sandbox (rootless namespaces, read-only root).
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Check the signature of a stored result file.
+    Verify(commands::verify::VerifyArgs),
+    /// Print this runner's npub, name and tags.
+    Whoami(commands::whoami::WhoamiArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,7 +49,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => commands::check::execute(&args),
         Command::Expr(args) => commands::expr::execute(&args),
+        Command::Init(args) => commands::init::execute(&args),
+        Command::Results(args) => commands::results::execute(&args),
         Command::Run(args) => commands::run::execute(&args),
         Command::Sandbox(args) => commands::sandbox::execute(&args),
+        Command::Verify(args) => commands::verify::execute(&args),
+        Command::Whoami(args) => commands::whoami::execute(&args),
     }
 }

@@ -2,5 +2,9 @@
 
 pub mod check;
 pub mod expr;
+pub mod init;
+pub mod results;
 pub mod run;
 pub mod sandbox;
+pub mod verify;
+pub mod whoami;
