@@ -184,3 +184,251 @@ fn condition_error_column_counts_leading_space() {
     let error = evaluate_condition("  (1", &context()).unwrap_err();
     assert_eq!(error.column(), Some(5));
 }
+
+#[test]
+fn syntax_error_messages() {
+    let cases = [
+        ("(1", "expected ')' at column 3, found end of expression"),
+        (
+            "1 = 1",
+            "unexpected symbol '=' at column 3 (use '==' to compare)",
+        ),
+        (
+            "\"x\"",
+            "unexpected symbol '\"x\"' at column 1 (strings use single quotes: 'text')",
+        ),
+        (
+            "'open",
+            "unterminated string starting at column 1; close it with a single quote (')",
+        ),
+        (
+            "1 2",
+            "expected an operator or the end of the expression at column 3, found number 2",
+        ),
+        (
+            "github.",
+            "expected a property name or '*' after '.' at column 8, found end of expression",
+        ),
+        ("foo()", "unrecognized function: 'foo' at column 1"),
+        (
+            "contains('a')",
+            "function 'contains' takes 2 arguments, got 1 at column 1",
+        ),
+        (
+            "success(1)",
+            "function 'success' takes no arguments, got 1 at column 1",
+        ),
+    ];
+    for (source, message) in cases {
+        let error = parse(source).unwrap_err();
+        assert_eq!(error.to_string(), message, "{source}");
+    }
+}
+
+#[test]
+fn unknown_named_value_message() {
+    let error = parse("1 == foo").unwrap_err();
+    assert_eq!(error.column(), Some(6));
+    assert!(
+        error
+            .to_string()
+            .starts_with("unrecognized named-value: 'foo' at column 6"),
+        "{error}"
+    );
+}
+
+#[test]
+fn too_long_expression() {
+    let source = format!("'{}'", "a".repeat(21_000));
+    let error = parse(&source).unwrap_err();
+    assert_eq!(
+        error,
+        ExprError::TooLong {
+            length: 21_002,
+            max: 21_000
+        }
+    );
+    let fits = format!("'{}'", "a".repeat(20_998));
+    assert!(parse(&fits).is_ok());
+}
+
+#[test]
+fn too_deep_reports_column() {
+    let source = format!("{}1{}", "(".repeat(60), ")".repeat(60));
+    let error = parse(&source).unwrap_err();
+    assert_eq!(
+        error,
+        ExprError::TooDeep {
+            max: 50,
+            column: 51
+        }
+    );
+}
+
+#[test]
+fn format_output_limit() {
+    let big = "x".repeat(100_000);
+    let context = Context::new().with("env", json!({ "BIG": big }));
+    let source = format!("format('{}', env.BIG)", "{0}".repeat(200));
+    let error = evaluate_str(&source, &context).unwrap_err();
+    assert_eq!(
+        error,
+        ExprError::OutputTooLarge {
+            operation: "format",
+            max: 10 * 1024 * 1024
+        }
+    );
+}
+
+#[test]
+fn interpolation_output_limit() {
+    let big = "x".repeat(1_000_000);
+    let context = Context::new().with("env", json!({ "BIG": big }));
+    let template = "${{ env.BIG }}".repeat(11);
+    let error = interpolate(&template, &context).unwrap_err();
+    assert_eq!(error.kind(), "output-too-large");
+    let fits = "${{ env.BIG }}".repeat(10);
+    assert_eq!(interpolate(&fits, &context).unwrap().len(), 10_000_000);
+}
+
+#[test]
+fn join_output_limit() {
+    let items: Vec<String> = (0..200).map(|_| "y".repeat(100_000)).collect();
+    let context = Context::new().with("matrix", json!({ "items": items }));
+    let error = evaluate_str("join(matrix.items)", &context).unwrap_err();
+    assert_eq!(error.kind(), "output-too-large");
+}
+
+#[test]
+fn huge_format_index() {
+    let error = evaluate_str("format('{4294967296}', 1)", &Context::new()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "format: format string '{4294967296}' references {4294967296} but only 1 argument(s) follow it"
+    );
+}
+
+#[test]
+fn function_errors_name_function() {
+    let error = evaluate_str("fromJSON('{')", &Context::new()).unwrap_err();
+    assert!(
+        error.to_string().starts_with("fromJSON: invalid JSON"),
+        "{error}"
+    );
+    let error = evaluate_str("case('x', 1, 2)", &Context::new()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "case: predicate 1 is a string, but predicates must be booleans; compare it, for example with =="
+    );
+}
+
+#[test]
+fn named_values_listed_once() {
+    let expr = parse("matrix.os == 'x' && github.ref != MATRIX.os || needs.*.result").unwrap();
+    assert_eq!(expr.named_values(), vec!["matrix", "github", "needs"]);
+}
+
+#[test]
+fn value_json_round_trip() {
+    let json = json!({"a": [1, 2.5, "x", null, true], "B": {"c": {}}});
+    let value = Value::from_json(&json);
+    assert_eq!(value.to_json(), json);
+    assert_eq!(
+        value.get("b").and_then(|b| b.get("C")),
+        Some(&Value::from(json!({})))
+    );
+    assert_eq!(Value::Number(f64::NAN).to_json(), json!("NaN"));
+    assert_eq!(Value::Number(3.0).to_json(), json!(3));
+}
+
+#[test]
+fn truthiness() {
+    for falsy in [
+        Value::Null,
+        Value::Bool(false),
+        Value::Number(0.0),
+        Value::Number(-0.0),
+        Value::Number(f64::NAN),
+        Value::string(""),
+    ] {
+        assert!(!falsy.is_truthy(), "{falsy:?}");
+    }
+    for truthy in [
+        Value::Bool(true),
+        Value::Number(-1.0),
+        Value::string("0"),
+        Value::array(vec![]),
+        Value::from(json!({})),
+    ] {
+        assert!(truthy.is_truthy(), "{truthy:?}");
+    }
+}
+
+#[test]
+fn number_formatting() {
+    let cases = [
+        (1.0, "1"),
+        (-2.5, "-2.5"),
+        (1e15, "1E+15"),
+        (1e14, "100000000000000"),
+        (0.00001, "1E-05"),
+        (0.0001, "0.0001"),
+        (1.0 / 3.0, "0.333333333333333"),
+        (2.0 / 3.0, "0.666666666666667"),
+        (123456.789, "123456.789"),
+        (-0.0, "0"),
+    ];
+    for (number, text) in cases {
+        assert_eq!(ci_workflow::expr::format_number(number), text, "{number}");
+    }
+}
+
+#[test]
+fn number_parsing() {
+    use ci_workflow::expr::parse_number;
+    assert_eq!(parse_number(" 12 "), 12.0);
+    assert_eq!(parse_number(""), 0.0);
+    assert_eq!(parse_number("0x10"), 16.0);
+    assert_eq!(parse_number("0o777"), 511.0);
+    assert_eq!(parse_number("-1e-2"), -0.01);
+    assert!(parse_number("1_000").is_nan());
+    assert!(parse_number("inf").is_nan());
+    assert!(parse_number("0x").is_nan());
+    assert!(parse_number("0x1ffffffff").is_nan());
+}
+
+#[test]
+fn strip_delimiters_only_whole_expression() {
+    use ci_workflow::expr::strip_delimiters;
+    assert_eq!(strip_delimiters("${{ a }}"), " a ");
+    assert_eq!(strip_delimiters("  ${{a}}  "), "a");
+    assert_eq!(
+        strip_delimiters("${{ a }} && ${{ b }}"),
+        "${{ a }} && ${{ b }}"
+    );
+    assert_eq!(strip_delimiters("a == b"), "a == b");
+}
+
+#[test]
+fn template_lists_expressions() {
+    use ci_workflow::expr::Template;
+    let template = Template::parse("a ${{ matrix.os }} b ${{ github.ref }}").unwrap();
+    assert!(template.has_expressions());
+    assert_eq!(template.expressions().count(), 2);
+    assert!(template.single_expression().is_none());
+    let plain = Template::parse("no expressions").unwrap();
+    assert!(!plain.has_expressions());
+}
+
+#[test]
+fn context_names_ignore_case() {
+    let context = Context::new().with("GitHub", json!({"ref": "x"}));
+    assert_eq!(
+        context.get("github"),
+        Some(&Value::from(json!({"ref": "x"})))
+    );
+    assert_eq!(
+        evaluate_str("github.ref", &context).unwrap(),
+        Value::string("x")
+    );
+}

@@ -29,6 +29,7 @@ pub(crate) fn call<'a>(
         Function::Always => Value::Bool(true),
         Function::Cancelled => Value::Bool(status.cancelled()),
         Function::Failure => Value::Bool(status.failure()),
+        Function::Case => return case(args, context),
         _ => {
             let values = args
                 .iter()
@@ -61,10 +62,42 @@ fn call_with_values(
             let patterns: Vec<String> = args.iter().map(|arg| arg.to_display_string()).collect();
             hash_files(context.workspace(), &patterns).map(Value::String)
         }
-        Function::Success | Function::Always | Function::Cancelled | Function::Failure => {
-            unreachable!("status functions are handled before their arguments are evaluated")
+        Function::Success
+        | Function::Always
+        | Function::Cancelled
+        | Function::Failure
+        | Function::Case => {
+            unreachable!("status functions and case evaluate their own arguments")
         }
     }
+}
+
+/// `case(predicate1, value1, ..., default)`: the value after the first
+/// predicate that is `true`, else the last argument. Every predicate must be
+/// a boolean. Arguments are evaluated only as far as needed.
+fn case<'a>(args: &'a [Expr], context: &'a Context) -> Result<Cow<'a, Value>, ExprError> {
+    let (default, pairs) = args
+        .split_last()
+        .expect("the parser requires at least 3 arguments");
+    for (number, pair) in pairs.chunks(2).enumerate() {
+        let predicate = eval_value(&pair[0], context)?;
+        match predicate.as_ref() {
+            Value::Bool(true) => return eval_value(&pair[1], context),
+            Value::Bool(false) => {}
+            other => {
+                return Err(ExprError::Function {
+                    function: "case",
+                    message: format!(
+                        "predicate {} is a {}, but predicates must be booleans; \
+                         compare it, for example with ==",
+                        number + 1,
+                        other.kind().name()
+                    ),
+                });
+            }
+        }
+    }
+    eval_value(default, context)
 }
 
 /// `contains(search, item)`: for an array, whether an element equals `item`
@@ -198,9 +231,7 @@ fn join(items: &Value, separator: Option<&Value>) -> Result<String, ExprError> {
                 if position > 0 {
                     out.push_str(&separator)?;
                 }
-                if item.is_primitive() {
-                    out.push_str(&item.to_display_string())?;
-                }
+                out.push_str(&item.to_display_string())?;
             }
             Ok(out.text)
         }

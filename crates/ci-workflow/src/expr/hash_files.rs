@@ -2,7 +2,7 @@
 //! files.
 //!
 //! Each argument holds one or more glob patterns, one per line, relative to
-//! the workspace. `*` and `?` stay within one path component, `**` crosses
+//! the workspace root (a leading `/` also means the workspace root). `*` and `?` stay within one path component, `**` crosses
 //! directories, and a pattern that matches a directory matches every file
 //! below it. A pattern starting with `!` excludes what it matches. The
 //! patterns apply in order, so a later pattern can include again what an
@@ -82,10 +82,7 @@ fn compile_patterns(root: &Path, arguments: &[String]) -> Result<Vec<PatternLine
             Some(rest) => (true, rest.trim_start()),
             None => (false, line),
         };
-        let Some(relative) = relative_pattern(root, pattern) else {
-            // An absolute pattern outside the workspace matches nothing.
-            continue;
-        };
+        let relative = relative_pattern(root, pattern);
         let matcher = GlobBuilder::new(&relative)
             .literal_separator(true)
             .backslash_escape(true)
@@ -97,27 +94,30 @@ fn compile_patterns(root: &Path, arguments: &[String]) -> Result<Vec<PatternLine
     Ok(lines)
 }
 
-/// Turns a pattern into one relative to the workspace root, or `None` for an
-/// absolute pattern outside the workspace.
-fn relative_pattern(root: &Path, pattern: &str) -> Option<String> {
-    let mut pattern = pattern.to_owned();
-    if pattern.starts_with('/') {
-        let root = root.to_string_lossy();
-        let rest = pattern.strip_prefix(root.as_ref())?;
-        if !(rest.is_empty() || rest.starts_with('/')) {
-            return None;
+/// Turns a pattern into one relative to the workspace root. A pattern that
+/// starts with the workspace's absolute path loses that prefix, and any
+/// other leading `/` means the workspace root, as in GitHub's
+/// `hashFiles('/src/*.js')`.
+fn relative_pattern(root: &Path, pattern: &str) -> String {
+    let root = root.to_string_lossy();
+    let mut pattern = match pattern.strip_prefix(root.as_ref()) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => pattern,
+    };
+    loop {
+        let stripped = pattern.trim_start_matches('/');
+        let stripped = stripped.strip_prefix("./").unwrap_or(stripped);
+        if stripped == pattern {
+            break;
         }
-        pattern = rest.trim_start_matches('/').to_owned();
-    }
-    while let Some(rest) = pattern.strip_prefix("./") {
-        pattern = rest.to_owned();
+        pattern = stripped;
     }
     let trimmed = pattern.trim_end_matches('/');
-    Some(if trimmed.is_empty() {
+    if trimmed.is_empty() || trimmed == "." {
         "**".to_owned()
     } else {
         trimmed.to_owned()
-    })
+    }
 }
 
 /// Walks the workspace and returns `(relative path, absolute path)` for

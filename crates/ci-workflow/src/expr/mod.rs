@@ -6,7 +6,8 @@
 //! property access (`a.b`, `a['b']`, `a[0]`), filters (`a.*.b`), operators
 //! (`!`, `<`, `<=`, `>`, `>=`, `==`, `!=`, `&&`, `||`) and functions
 //! (`contains`, `startsWith`, `endsWith`, `format`, `join`, `toJSON`,
-//! `fromJSON`, `hashFiles`, `success`, `always`, `cancelled`, `failure`).
+//! `fromJSON`, `hashFiles`, `case`, `success`, `always`, `cancelled`,
+//! `failure`).
 //! Context, property and function names ignore case.
 //!
 //! The semantics follow GitHub's documentation of expressions:

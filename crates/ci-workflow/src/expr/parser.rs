@@ -79,11 +79,12 @@ pub enum Function {
     Always,
     Cancelled,
     Failure,
+    Case,
 }
 
 impl Function {
     /// Every function, for name lookup.
-    pub const ALL: [Function; 12] = [
+    pub const ALL: [Function; 13] = [
         Function::Contains,
         Function::StartsWith,
         Function::EndsWith,
@@ -96,6 +97,7 @@ impl Function {
         Function::Always,
         Function::Cancelled,
         Function::Failure,
+        Function::Case,
     ];
 
     /// The name as GitHub's documentation spells it.
@@ -113,6 +115,7 @@ impl Function {
             Function::Always => "always",
             Function::Cancelled => "cancelled",
             Function::Failure => "failure",
+            Function::Case => "case",
         }
     }
 
@@ -142,6 +145,7 @@ impl Function {
             Function::Success | Function::Always | Function::Cancelled | Function::Failure => {
                 (0, 0, "no arguments")
             }
+            Function::Case => (3, usize::MAX, "an odd number of arguments, at least 3"),
         }
     }
 }
@@ -498,7 +502,8 @@ impl Parser {
         }
 
         let (min, max, expected) = function.arity();
-        if args.len() < min || args.len() > max {
+        let even_case = function == Function::Case && args.len() % 2 == 0;
+        if args.len() < min || args.len() > max || even_case {
             return Err(ExprError::ArgumentCount {
                 function: function.name(),
                 expected,

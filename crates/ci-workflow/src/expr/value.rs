@@ -467,6 +467,9 @@ pub fn format_number(number: f64) -> String {
     if let Some(special) = special_number(number) {
         return special.to_owned();
     }
+    if number == 0.0 {
+        return "0".to_owned();
+    }
     let (negative, digits, exponent) = decompose(&format!("{number:.14e}"));
     layout_number(negative, &digits, exponent, 15)
 }
@@ -502,8 +505,6 @@ fn special_number(number: f64) -> Option<&'static str> {
         Some("Infinity")
     } else if number == f64::NEG_INFINITY {
         Some("-Infinity")
-    } else if number == 0.0 {
-        Some("0")
     } else {
         None
     }
