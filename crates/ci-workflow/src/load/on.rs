@@ -8,7 +8,7 @@ use crate::model::{
     CallInput, CallOutput, CallSecret, Data, DispatchInput, InputType, On, OrderedMap, Spanned,
     Trigger, TriggerConfig, WorkflowCall,
 };
-use crate::trigger::EventFilter;
+use crate::trigger::{EventFilter, TriggerError, validate_filter};
 use crate::yaml::{Node, Position, Value};
 
 /// Events GitHub can trigger a workflow with.
@@ -125,29 +125,34 @@ fn check_event_name(reader: &mut Reader, name: &str, pos: Position) {
     reader.warning(pos, message);
 }
 
-/// The filter keys each event accepts.
-fn filter_keys(event: &str) -> &'static [&'static str] {
-    match event {
-        "push" => &[
-            "branches",
-            "branches-ignore",
-            "tags",
-            "tags-ignore",
-            "paths",
-            "paths-ignore",
-        ],
-        "pull_request" | "pull_request_target" => &[
-            "types",
-            "branches",
-            "branches-ignore",
-            "paths",
-            "paths-ignore",
-        ],
-        "workflow_run" => &["types", "workflows", "branches", "branches-ignore"],
+/// Branch, tag and path filter keys. Every event's configuration may
+/// name them without an unknown-key warning, because
+/// [`validate_filter`] reports the ones an event does not support as
+/// errors.
+const PATTERN_FILTER_KEYS: [&str; 6] = [
+    "branches",
+    "branches-ignore",
+    "tags",
+    "tags-ignore",
+    "paths",
+    "paths-ignore",
+];
+
+/// The keys the configuration of `event` may have.
+fn event_keys(event: &str) -> Vec<&'static str> {
+    let specific: &[&str] = match event {
+        // `push` has no activity types.
+        "push" => &[],
+        "workflow_run" => &["types", "workflows"],
         "workflow_dispatch" => &["inputs"],
         "workflow_call" => &["inputs", "outputs", "secrets"],
         _ => &["types"],
-    }
+    };
+    specific
+        .iter()
+        .copied()
+        .chain(PATTERN_FILTER_KEYS)
+        .collect()
 }
 
 fn read_trigger(reader: &mut Reader, event: &str, pos: Position, node: &Node) -> Option<Trigger> {
@@ -164,8 +169,8 @@ fn read_trigger(reader: &mut Reader, event: &str, pos: Position, node: &Node) ->
         return Some(trigger);
     }
 
-    let fields = reader.fields(node, &format!("\"{event}\""), &context, filter_keys(event))?;
-    trigger.filter = read_filter(reader, &fields, &context);
+    let fields = reader.fields(node, &format!("\"{event}\""), &context, &event_keys(event))?;
+    trigger.filter = read_filter(reader, event, &fields, &context);
     trigger.config = match event {
         "workflow_dispatch" => {
             TriggerConfig::WorkflowDispatch(read_dispatch_inputs(reader, &fields))
@@ -182,7 +187,7 @@ fn read_trigger(reader: &mut Reader, event: &str, pos: Position, node: &Node) ->
     Some(trigger)
 }
 
-fn read_filter(reader: &mut Reader, fields: &Fields, context: &str) -> EventFilter {
+fn read_filter(reader: &mut Reader, event: &str, fields: &Fields, context: &str) -> EventFilter {
     let mut list = |key: &str| -> Option<Vec<String>> {
         let (_, node) = fields.get(key)?;
         let label = format!("\"{key}\"");
@@ -216,7 +221,29 @@ fn read_filter(reader: &mut Reader, fields: &Fields, context: &str) -> EventFilt
             );
         }
     }
+    report_filter_errors(reader, event, fields, &filter);
     filter
+}
+
+/// Reports what [`validate_filter`] finds beyond the conflicts reported
+/// above: invalid glob patterns, lists of only `!` patterns, and filters
+/// the event does not support.
+fn report_filter_errors(reader: &mut Reader, event: &str, fields: &Fields, filter: &EventFilter) {
+    for error in validate_filter(event, filter) {
+        let Some((key, value)) = fields.get(error.key()) else {
+            continue;
+        };
+        let pos = match &error {
+            TriggerError::Conflicting { .. } => continue,
+            TriggerError::InvalidPattern { index, .. } => value
+                .as_sequence()
+                .and_then(|items| items.get(*index))
+                .map_or(value.pos, |item| item.pos),
+            TriggerError::OnlyNegations { .. } => value.pos,
+            TriggerError::Unsupported { .. } => key.pos,
+        };
+        reader.error(pos, error.to_string());
+    }
 }
 
 fn read_schedule(reader: &mut Reader, node: &Node, pos: Position) -> Vec<Spanned<String>> {
