@@ -10,14 +10,24 @@ use std::time::Duration;
 use run_support::{TestRepo, git, marker, processes_with, step, wait_for, walk};
 use serde_json::{Value, json};
 
-const TRIVIAL: &str = "on: push\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n";
+const TRIVIAL: &str =
+    "on: push\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n";
 
 fn assert_input_error(output: &run_support::RunOutput, needle: &str) {
     assert_eq!(output.code, 2, "{}", output.all());
     let lines: Vec<&str> = output.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "expected a one-line reason: {}", output.all());
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected a one-line reason: {}",
+        output.all()
+    );
     assert!(lines[0].starts_with("error: "), "{}", output.all());
-    assert!(lines[0].contains(needle), "expected {needle:?} in {}", output.all());
+    assert!(
+        lines[0].contains(needle),
+        "expected {needle:?} in {}",
+        output.all()
+    );
 }
 
 #[test]
@@ -35,14 +45,20 @@ fn unknown_job_exits_2() {
 #[test]
 fn unknown_workflow_exits_2() {
     let repo = TestRepo::with_workflow(TRIVIAL);
-    assert_input_error(&repo.run(&["--workflow", "missing.yml"]), "unknown workflow `missing.yml`");
+    assert_input_error(
+        &repo.run(&["--workflow", "missing.yml"]),
+        "unknown workflow `missing.yml`",
+    );
 }
 
 #[test]
 fn missing_repository_exits_2() {
     let repo = TestRepo::new();
     let missing = repo.root.join("no-such-dir");
-    assert_input_error(&repo.htci(&["run", missing.to_str().unwrap()]), "does not exist");
+    assert_input_error(
+        &repo.htci(&["run", missing.to_str().unwrap()]),
+        "does not exist",
+    );
 }
 
 #[test]
@@ -50,7 +66,10 @@ fn directory_without_git_exits_2() {
     let repo = TestRepo::new();
     let plain = repo.root.join("plain");
     std::fs::create_dir_all(&plain).unwrap();
-    assert_input_error(&repo.htci(&["run", plain.to_str().unwrap()]), "is not a git repository");
+    assert_input_error(
+        &repo.htci(&["run", plain.to_str().unwrap()]),
+        "is not a git repository",
+    );
 }
 
 #[test]
@@ -60,7 +79,10 @@ fn corrupt_runner_config_exits_2() {
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(&config, "[runner\nname = ").unwrap();
     assert_input_error(&repo.run(&[]), "runner.toml");
-    assert_eq!(std::fs::read_to_string(&config).unwrap(), "[runner\nname = ");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "[runner\nname = "
+    );
 }
 
 #[test]
@@ -124,9 +146,21 @@ jobs:
         "file-secret-value",
         "runtime-only-value",
     ] {
-        assert!(!output.stdout.contains(secret), "{secret} in stdout: {}", output.all());
-        assert!(!output.stderr.contains(secret), "{secret} in stderr: {}", output.all());
-        assert_eq!(repo.files_containing(secret), Vec::<std::path::PathBuf>::new(), "{secret}");
+        assert!(
+            !output.stdout.contains(secret),
+            "{secret} in stdout: {}",
+            output.all()
+        );
+        assert!(
+            !output.stderr.contains(secret),
+            "{secret} in stderr: {}",
+            output.all()
+        );
+        assert_eq!(
+            repo.files_containing(secret),
+            Vec::<std::path::PathBuf>::new(),
+            "{secret}"
+        );
     }
 
     let job = repo.job(&sha, "ci.leak");
@@ -172,7 +206,10 @@ jobs:
     let sha = repo.head();
     let output = repo.run(&[]);
     assert_eq!(output.code, 1, "{}", output.all());
-    assert_eq!(processes_with(&format!("sleep {sleeper}")), Vec::<u32>::new());
+    assert_eq!(
+        processes_with(&format!("sleep {sleeper}")),
+        Vec::<u32>::new()
+    );
 
     let job = repo.job(&sha, "ci.slow");
     assert_eq!(job["status"], "failure");
@@ -204,7 +241,10 @@ jobs:
     let sha = repo.head();
     let output = repo.run(&[]);
     assert_eq!(output.code, 1, "{}", output.all());
-    assert_eq!(processes_with(&format!("sleep {sleeper}")), Vec::<u32>::new());
+    assert_eq!(
+        processes_with(&format!("sleep {sleeper}")),
+        Vec::<u32>::new()
+    );
 
     let job = repo.job(&sha, "ci.limited");
     assert_eq!(job["status"], "failure");
@@ -242,7 +282,8 @@ jobs:
 
     let mut child = repo.spawn_run(&[]);
     assert!(
-        wait_for(Duration::from_secs(30), || processes_with(&pattern).len() == 2),
+        wait_for(Duration::from_secs(30), || processes_with(&pattern).len()
+            == 2),
         "the step never started"
     );
     // SAFETY: kill only sends a signal to the child this test started.
@@ -278,7 +319,11 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .filter(|path| !path.strip_prefix(root).unwrap().starts_with(".git"))
         .map(|path| {
-            let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (relative, std::fs::read(&path).unwrap())
         })
         .collect()
@@ -327,7 +372,10 @@ jobs:
     assert_eq!(output.code, 0, "{}", output.all());
 
     assert_eq!(snapshot(&repo.repo), files_before);
-    assert_eq!(std::fs::read(repo.repo.join(".git/index")).unwrap(), index_before);
+    assert_eq!(
+        std::fs::read(repo.repo.join(".git/index")).unwrap(),
+        index_before
+    );
     assert_eq!(git(&repo.repo, &["status", "--porcelain"]), status_before);
     assert_eq!(git(&repo.repo, &["branch", "--list"]), branches_before);
     assert_eq!(repo.head(), sha);
@@ -407,7 +455,10 @@ jobs:
     assert_eq!(step(&job, "Nested checkout")["status"], "success");
     assert_eq!(step(&job, "Check the nested checkout")["status"], "success");
     let log = repo.job_log(&sha, "ci.actions");
-    assert!(log.contains("action `actions/setup-node@v4` was not run"), "{log}");
+    assert!(
+        log.contains("action `actions/setup-node@v4` was not run"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -482,7 +533,10 @@ jobs:
     let output = repo.run(&["--workflow", "manual.yml", "--event", "workflow_dispatch"]);
     assert_eq!(output.code, 0, "{}", output.all());
     assert_eq!(repo.job(&sha, "manual.dispatch")["status"], "success");
-    assert_eq!(repo.job(&sha, "manual.dispatch")["event"], "workflow_dispatch");
+    assert_eq!(
+        repo.job(&sha, "manual.dispatch")["event"],
+        "workflow_dispatch"
+    );
 }
 
 #[test]

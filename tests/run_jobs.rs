@@ -131,7 +131,10 @@ jobs:
     let output = repo.run(&[]);
     assert_eq!(output.code, 0, "{}", output.all());
     for leg in 1..=3 {
-        assert_eq!(repo.job(&sha, &format!("ci.serial.{leg}"))["status"], "success");
+        assert_eq!(
+            repo.job(&sha, &format!("ci.serial.{leg}"))["status"],
+            "success"
+        );
     }
 }
 
@@ -193,15 +196,28 @@ jobs:
     let output = repo.run(&[]);
     assert_eq!(output.code, 0, "{}", output.all());
     let dir = repo.result_dir(&sha);
-    assert!(output.stdout.contains(&dir.display().to_string()), "{}", output.all());
+    assert!(
+        output.stdout.contains(&dir.display().to_string()),
+        "{}",
+        output.all()
+    );
 
     let job = repo.job(&sha, "ci.one");
     assert_eq!(job["workflow"], "signed");
     assert_eq!(job["workflow_file"], ".github/workflows/ci.yml");
     assert_eq!(job["commit"], sha);
     assert_eq!(job["outputs"], json!({"value": "42"}));
-    assert_eq!(job["runner_tags"], json!(["linux", std::env::consts::ARCH.replace("x86_64", "x64").replace("aarch64", "arm64")]));
+    assert_eq!(
+        job["runner_tags"],
+        json!([
+            "linux",
+            std::env::consts::ARCH
+                .replace("x86_64", "x64")
+                .replace("aarch64", "arm64")
+        ])
+    );
     assert_eq!(job["signature"].as_str().unwrap().len(), 128);
+    assert_eq!(ci_core::verify_value(&job), Ok(()));
     assert!(job["runner_npub"].as_str().unwrap().starts_with("npub1"));
 
     let log = repo.job_log(&sha, "ci.one");
@@ -219,6 +235,7 @@ jobs:
     let result = repo.result(&sha);
     assert_eq!(result["status"], "success");
     assert_eq!(result["signature"].as_str().unwrap().len(), 128);
+    assert_eq!(ci_core::verify_value(&result), Ok(()));
     assert_eq!(result["jobs"][0]["path"], "jobs/ci.one/result.json");
 }
 

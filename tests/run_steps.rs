@@ -8,7 +8,10 @@ use run_support::{TestRepo, step};
 #[test]
 fn step_semantics_hold() {
     let repo = TestRepo::new();
-    repo.write(".github/workflows/ci.yml", include_str!("data/run/steps.yml"));
+    repo.write(
+        ".github/workflows/ci.yml",
+        include_str!("data/run/steps.yml"),
+    );
     repo.write("sub/dir/marker.txt", "marker\n");
     let sha = repo.commit("Add the workflow");
 
@@ -79,7 +82,10 @@ fn failed_steps_stop_the_job() {
         .iter()
         .map(|s| s["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["failure", "skipped", "success", "success", "skipped"]);
+    assert_eq!(
+        statuses,
+        ["failure", "skipped", "success", "success", "skipped"]
+    );
     assert_eq!(step(&broken, "Fails")["exit_code"], 3);
 
     let bad_output = repo.job(&sha, "ci.bad-output");
@@ -92,7 +98,10 @@ fn failed_steps_stop_the_job() {
     let missing = repo.job(&sha, "ci.missing-directory");
     assert_eq!(missing["status"], "failure");
     let log = repo.job_log(&sha, "ci.missing-directory");
-    assert!(log.contains("working-directory `does/not/exist` does not exist"), "{log}");
+    assert!(
+        log.contains("working-directory `does/not/exist` does not exist"),
+        "{log}"
+    );
 
     let result = repo.result(&sha);
     assert_eq!(result["status"], "failure");

@@ -173,7 +173,11 @@ impl TestRepo {
             .filter_map(|path| path.parent().map(Path::to_path_buf))
             .filter(|dir| dir.file_name().is_some_and(|n| n == commit))
             .collect();
-        assert_eq!(found.len(), 1, "expected one result folder for {commit}, found {found:?}");
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one result folder for {commit}, found {found:?}"
+        );
         found[0].clone()
     }
 
@@ -184,12 +188,22 @@ impl TestRepo {
 
     /// The result of job `key` (such as `ci.build` or `ci.test.2`).
     pub fn job(&self, commit: &str, key: &str) -> Value {
-        read_json(&self.result_dir(commit).join("jobs").join(key).join("result.json"))
+        read_json(
+            &self
+                .result_dir(commit)
+                .join("jobs")
+                .join(key)
+                .join("result.json"),
+        )
     }
 
     /// The whole log of job `key`.
     pub fn job_log(&self, commit: &str, key: &str) -> String {
-        let path = self.result_dir(commit).join("logs").join(key).join("job.log");
+        let path = self
+            .result_dir(commit)
+            .join("logs")
+            .join(key)
+            .join("job.log");
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
@@ -207,7 +221,9 @@ impl TestRepo {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 pub fn read_json(path: &Path) -> Value {

@@ -57,9 +57,11 @@ pub struct Assembled {
 /// Builds and signs every document of a run.
 pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
     let runner_npub = request.config.npub();
-    let owner_npub = owner_npub(request.repo, &runner_npub);
-    let repo_path = repo_path(&request.repo.repository);
-    let repo_hash = ci_core::hash::repo_hash(&owner_npub, &repo_path);
+    let location = ci_store::locate_repo(&request.repo.root, &runner_npub)
+        .map_err(|e| ResultError::Location(e.to_string()))?;
+    let owner_npub = location.owner_npub.clone();
+    let repo_path = location.repo_path.clone();
+    let repo_hash = location.repo_hash();
     let keys = request.config.keys();
 
     let mut jobs = Vec::new();
@@ -68,7 +70,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
         let workflow = &request.workflows[leg.workflow_index].info;
         let mut steps = Vec::new();
         for (index, step) in leg.outcome.steps.iter().enumerate() {
-            let log_path = step_log_path(&leg.key, index + 1, &step.name);
+            let log_path = ci_store::step_log_path(&leg.key, index + 1, &step.name);
             logs.push((log_path.clone(), step.log.clone()));
             steps.push(StepResult {
                 name: request.masker.mask(&step.name),
@@ -81,7 +83,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
                 log_path: Some(log_path),
             });
         }
-        logs.push((job_log_path(&leg.key), leg.outcome.log.clone()));
+        logs.push((ci_store::job_log_path(&leg.key), leg.outcome.log.clone()));
 
         let mut result = JobResult {
             job_id: leg.job_id.clone(),
@@ -156,102 +158,27 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
     })
 }
 
-/// The owner of the result path: the repository's `.hashtree/ci.toml`
-/// `org_npub` when set, else the runner itself.
-fn owner_npub(repo: &RepoInfo, runner_npub: &str) -> String {
-    ci_core::config::RepoCiConfig::load(&repo.root)
-        .ok()
-        .and_then(|config| config.org_npub)
-        .unwrap_or_else(|| runner_npub.to_string())
-}
-
-/// The repository path below the owner: `owner/name` with unsafe
-/// characters replaced.
-pub fn repo_path(repository: &str) -> String {
-    repository
-        .split('/')
-        .filter(|segment| !segment.is_empty())
-        .map(|segment| {
-            let cleaned: String = segment
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let cleaned = cleaned.trim_start_matches('.').to_string();
-            if cleaned.is_empty() {
-                "_".to_string()
-            } else {
-                cleaned
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn job_log_path(key: &str) -> String {
-    format!("logs/{key}/job.log")
-}
-
-fn step_log_path(key: &str, index: usize, name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_matches('-').chars().take(60).collect();
-    let slug = slug.trim_end_matches('-');
-    let slug = if slug.is_empty() { "step" } else { slug };
-    format!("logs/{key}/{index:02}-{slug}.log")
-}
-
 /// Assembles, signs and writes the results; returns the commit folder.
 pub fn store(request: &StoreRequest<'_>) -> Result<PathBuf, ResultError> {
     let assembled = assemble(request)?;
     write(&assembled)
 }
 
-/// Writes the documents under the store root.
+/// Writes the documents with the store's filesystem backend.
 fn write(assembled: &Assembled) -> Result<PathBuf, ResultError> {
-    let root = ci_core::dirs::store_root().map_err(|e| ResultError::Location(e.to_string()))?;
-    let mut dir = root
-        .join(&assembled.commit.runner_npub)
-        .join("ci")
-        .join(&assembled.owner_npub);
-    for segment in assembled.repo_path.split('/') {
-        dir.push(segment);
-    }
-    dir.push(&assembled.commit.commit);
-
-    let write_file = |relative: &str, bytes: &[u8]| -> Result<(), ResultError> {
-        let path = dir.join(relative);
-        let error = |message: String| ResultError::Write {
-            path: path.clone(),
-            message,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| error(e.to_string()))?;
-        }
-        let temp = path.with_extension("tmp");
-        std::fs::write(&temp, bytes).map_err(|e| error(e.to_string()))?;
-        std::fs::rename(&temp, &path).map_err(|e| error(e.to_string()))
-    };
-
-    for (path, bytes) in &assembled.logs {
-        write_file(path, bytes)?;
-    }
-    for (key, job) in &assembled.jobs {
-        let text = serde_json::to_vec_pretty(job).unwrap_or_default();
-        write_file(&format!("jobs/{key}/result.json"), &text)?;
-    }
-    let text = serde_json::to_vec_pretty(&assembled.commit).unwrap_or_default();
-    write_file("result.json", &text)?;
-    Ok(dir)
+    let location = |e: ci_store::StoreError| ResultError::Location(e.to_string());
+    let store = ci_store::FsStore::default_location().map_err(location)?;
+    let path = ci_store::CommitPath::new(
+        &assembled.commit.runner_npub,
+        &assembled.owner_npub,
+        &assembled.repo_path,
+        &assembled.commit.commit,
+    )
+    .map_err(location)?;
+    store
+        .write_commit(&path, &assembled.commit, &assembled.jobs, &assembled.logs)
+        .map_err(|e| ResultError::Write {
+            path: store.commit_dir(&path),
+            message: e.to_string(),
+        })
 }

@@ -45,8 +45,6 @@ pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
 pub struct SelectedWorkflow {
     pub workflow: Arc<Workflow>,
     pub info: WorkflowInfo,
-    /// File stem used in result keys (`ci` for `ci.yml`).
-    pub stem: String,
     pub jobs: Vec<String>,
 }
 
@@ -70,7 +68,7 @@ pub struct RunSettings {
 pub struct LegResult {
     pub workflow_index: usize,
     pub job_id: String,
-    /// Unique within the run: `<workflow stem>.<job id>[.<leg>]`.
+    /// Unique within the run: `<workflow file stem>.<job id>[.<leg>]`.
     pub key: String,
     pub display_name: String,
     pub matrix: Option<Value>,
@@ -448,7 +446,6 @@ fn plan_unit(
             job,
             &leg_contexts,
             leg_index,
-            total,
             combination.as_ref(),
         ) {
             Ok(task) => tasks.push(task),
@@ -524,7 +521,6 @@ fn leg_task(
     job: &Job,
     contexts: &Contexts,
     leg_index: usize,
-    total: usize,
     combination: Option<&matrix::Combination>,
 ) -> Result<LegTask, String> {
     let base_name = match &job.name {
@@ -545,11 +541,8 @@ fn leg_task(
     };
     let display_name = settings.masker.mask(&display_name);
 
-    let key = if combination.is_some() && total > 0 {
-        format!("{}.{}.{}", selected.stem, job.id, leg_index + 1)
-    } else {
-        format!("{}.{}", selected.stem, job.id)
-    };
+    let leg = combination.is_some().then_some(leg_index + 1);
+    let key = ci_store::job_key(&selected.info.path, &job.id, leg);
 
     let timeout_minutes = match &job.timeout_minutes {
         None => None,
@@ -743,7 +736,7 @@ fn finished_leg(
     LegResult {
         workflow_index: unit.workflow_index,
         job_id: unit.job_id.clone(),
-        key: format!("{}.{}", selected.stem, job.id),
+        key: ci_store::job_key(&selected.info.path, &job.id, None),
         display_name: name,
         matrix: None,
         outcome: empty_outcome(status, format!("{line}\n")),

@@ -303,10 +303,6 @@ fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkf
                 .map_err(|e| InputError(format!("workflow {relative}: {e}")))?,
         };
 
-        let stem = Path::new(&relative)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "workflow".into());
         let info = WorkflowInfo {
             name: workflow
                 .name
@@ -319,7 +315,6 @@ fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkf
         selected.push(SelectedWorkflow {
             workflow: Arc::new(workflow),
             info,
-            stem,
             jobs,
         });
     }
