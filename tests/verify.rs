@@ -1,7 +1,7 @@
 //! `htci verify` and `htci results` through the real binary: signed
 //! results verify, and every kind of tampering is caught.
 //!
-//! `tests/data/results/` holds a commit summary and a job result signed by
+//! `tests/data/results/` contains a commit summary and a job result signed by
 //! the fixed test key 0x…03 with all-zero BIP-340 auxiliary data, so the
 //! files are reproducible. Set `HTCI_REGENERATE_FIXTURES=1` to rewrite
 //! them after a format change.
@@ -57,7 +57,7 @@ fn time(text: &str) -> time::OffsetDateTime {
     ci_core::rfc3339::parse(text).unwrap()
 }
 
-/// The job result of the fixtures, unsigned.
+/// Builds the unsigned job result of the fixtures.
 fn fixture_job(keys: &Keys, repo_path: &str, commit: &str) -> JobResult {
     let npub = npub_of(keys);
     let log = b"running tests\n1 test failed\n";
@@ -368,6 +368,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("checkout");
         std::fs::create_dir(&repo).unwrap();
+
         let status = Command::new("git")
             .arg("-C")
             .arg(&repo)
@@ -387,6 +388,7 @@ impl Setup {
             .status()
             .unwrap();
         assert!(status.success());
+
         let setup = Setup {
             repo,
             home: dir.path().join("home"),
@@ -395,6 +397,7 @@ impl Setup {
             _dir: dir,
         };
         std::fs::create_dir(&setup.home).unwrap();
+
         let init = setup.htci(&["init", "--name", "results-test"]);
         assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
         setup

@@ -9,7 +9,7 @@
 //!   `~/.hashtree/config.toml` (not under XDG, because the other tools
 //!   read it there).
 //!
-//! As the specification says, an `XDG_*` variable that is empty or holds a
+//! As the specification requires, an `XDG_*` variable that is empty or holds a
 //! relative path is ignored.
 
 use std::ffi::OsString;

@@ -104,7 +104,7 @@ pub struct JobResult {
     /// Tags (labels) of the runner, such as `["linux", "x64"]`.
     #[serde(default)]
     pub runner_tags: Vec<String>,
-    /// How the job was isolated, such as `{"kind":"host"}` or
+    /// Isolation of the job, such as `{"kind":"host"}` or
     /// `{"kind":"sandbox","network":"none",...}`; see [`host_isolation`].
     #[serde(default)]
     pub isolation: Value,
@@ -185,7 +185,7 @@ pub struct JobSummary {
 ///
 /// The top level repeats the fields of the worst job (`job_id`,
 /// `job_name`, `workflow`, `steps`, `logs_hash`) so that a reader that
-/// only knows the [`JobResult`] fields shows the job that decided the
+/// only reads the [`JobResult`] fields shows the job that decided the
 /// overall `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommitResult {

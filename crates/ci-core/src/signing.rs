@@ -16,7 +16,7 @@
 //! Verification repeats steps 1 to 3 on the document as read and checks
 //! the signature against the x-only public key encoded in the document's
 //! own `runner_npub`. A verified document therefore proves that the holder
-//! of that npub's key signed exactly these fields; whether that npub is a
+//! of that npub's key signed exactly these fields. Whether that npub is a
 //! runner to trust is the reader's decision.
 //!
 //! BIP-340 signing mixes in 32 bytes of auxiliary random data, so signing
@@ -85,7 +85,7 @@ pub enum VerifyError {
     /// `signature` is not 128 lowercase hex characters.
     #[error("bad signature hex: expected 128 lowercase hex characters, {reason}")]
     BadSignatureHex {
-        /// What is wrong with the value.
+        /// Description of the problem.
         reason: String,
     },
 
@@ -98,7 +98,7 @@ pub enum VerifyError {
     InvalidNpub {
         /// The value found.
         npub: String,
-        /// Why it does not parse.
+        /// Parser message.
         reason: String,
     },
 
@@ -230,8 +230,8 @@ pub fn npub_of(keys: &Keys) -> String {
 
 /// Encodes a public key as NIP-19 `npub`.
 pub fn to_npub(public_key: &PublicKey) -> String {
-    // NOTE: bech32 encoding of a 32-byte key cannot fail; the fallback is
-    // never taken but keeps this function infallible without a panic.
+    // Bech32 encoding fails only for an over-long payload, and a 32-byte
+    // key is far below the limit. The hex fallback avoids a panic.
     public_key
         .to_bech32()
         .unwrap_or_else(|_| public_key.to_hex())

@@ -2,9 +2,9 @@
 //!
 //! A reader must never see a half-written result, even after a power
 //! loss. Each file is written to a temporary name in its final folder,
-//! flushed with `fsync`, then renamed into place, and the folder is
-//! flushed too so the rename itself is durable: after a crash, either the
-//! old file or the complete new one is there.
+//! flushed with `fsync` and renamed into place. The folder is flushed too,
+//! so the rename itself is durable. After a crash, either the old file or
+//! the complete new one is there.
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};

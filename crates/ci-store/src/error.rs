@@ -10,18 +10,18 @@ pub enum StoreError {
     /// A path component is unsafe or malformed.
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidComponent {
-        /// What the component is, such as "repository path".
+        /// Kind of component, such as "repository path".
         what: &'static str,
         /// The value as given.
         value: String,
-        /// Why it is rejected.
+        /// Reason for the rejection.
         reason: String,
     },
 
     /// A file or folder operation failed.
     #[error("cannot {operation} {}: {source}", path.display())]
     Io {
-        /// What was being done, such as "write".
+        /// Operation that failed, such as "write".
         operation: &'static str,
         /// The file or folder.
         path: PathBuf,
@@ -35,16 +35,16 @@ pub enum StoreError {
     InvalidDocument {
         /// The file.
         path: PathBuf,
-        /// What is wrong with it.
+        /// Description of the problem.
         reason: String,
     },
 
     /// A result to be written is unsigned or its signature does not verify.
     #[error("cannot store {what}: {source}")]
     Unsigned {
-        /// Which document, such as "the result of job ci.build".
+        /// Description of the document, such as "the result of job ci.build".
         what: String,
-        /// Why it does not verify.
+        /// Reason the signature does not verify.
         #[source]
         source: VerifyError,
     },
@@ -54,7 +54,7 @@ pub enum StoreError {
     Mismatch {
         /// Which document.
         what: String,
-        /// Which field differs from the path.
+        /// Field that differs from the path, with both values.
         reason: String,
     },
 

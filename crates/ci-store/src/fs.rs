@@ -5,9 +5,9 @@
 //! signed summary, every signed job result and every log. The files are
 //! first written and flushed into a hidden staging folder next to the
 //! commit folder, which then replaces the commit folder in one
-//! `renameat2(RENAME_EXCHANGE)` step. A reader, or a crash, sees either
-//! the previous complete run of that commit or the new complete run,
-//! never a mix. Running the same commit again replaces its folder; other
+//! `renameat2(RENAME_EXCHANGE)` step. At any moment, and after a crash,
+//! the commit folder contains either the previous complete run of that
+//! commit or the new complete run, never a mix. Running the same commit again replaces its folder; other
 //! commits are never touched.
 //!
 //! Reading verifies every signature on the JSON exactly as stored and
@@ -66,7 +66,7 @@ pub struct StoredJob {
 /// One commit folder as read from the store.
 #[derive(Debug)]
 pub struct StoredCommit {
-    /// Where the commit lives in the store.
+    /// Location of the commit in the store.
     pub path: CommitPath,
     /// The commit folder.
     pub dir: PathBuf,
@@ -129,7 +129,7 @@ impl FsStore {
     /// run of the same commit as a whole, and returns the commit folder.
     ///
     /// `jobs` pairs each job key (its folder below `jobs/`) with its signed
-    /// result; `logs` pairs a path relative to the commit folder, starting
+    /// result. `logs` pairs a path relative to the commit folder, starting
     /// with `logs/`, with the log bytes. Every result must be signed by
     /// the runner of `path` and describe the commit and repository of
     /// `path`, and `summary.jobs` must list exactly the given jobs.
@@ -541,13 +541,13 @@ fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
             .map_err(|e| StoreError::io("rename", final_dir, e));
     }
     if exchange(staging, final_dir)? {
-        // `staging` now holds the previous run.
+        // `staging` now contains the previous run.
         return remove_old(staging);
     }
 
-    // NOTE: without RENAME_EXCHANGE there is a moment between the two
-    // renames where the commit folder is missing; a crash there leaves the
-    // previous run in a hidden `.replaced` folder.
+    // NOTE: without RENAME_EXCHANGE the commit folder is missing between
+    // the two renames. A crash there leaves the previous run in a hidden
+    // `.replaced` folder.
     let old = unique_sibling(final_dir, "replaced");
     std::fs::rename(final_dir, &old).map_err(|e| StoreError::io("rename", final_dir, e))?;
     std::fs::rename(staging, final_dir).map_err(|e| StoreError::io("rename", final_dir, e))?;

@@ -1,4 +1,4 @@
-//! Where a repository's results go: its owner npub and repository path.
+//! Location of a repository's results: its owner npub and repository path.
 //!
 //! - Owner: the `org_npub` of the repository's `.hashtree/ci.toml`, or,
 //!   without one, the runner's own npub (a developer's results for their
@@ -29,14 +29,14 @@ pub struct RepoLocation {
     pub owner_npub: String,
     /// Repository path below the owner.
     pub repo_path: String,
-    /// Where the owner came from.
+    /// Source of the owner npub.
     pub owner_source: OwnerSource,
     /// The `origin` URL the path came from; `None` when the folder name
     /// was used.
     pub origin_url: Option<String>,
 }
 
-/// Where [`RepoLocation::owner_npub`] came from.
+/// Source of [`RepoLocation::owner_npub`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwnerSource {
     /// `org_npub` in `.hashtree/ci.toml`.

@@ -12,9 +12,10 @@
 //!
 //! Every component comes from outside (a remote URL, a workflow file, a
 //! stored `result.json`), so each one is checked before it becomes part of
-//! a file system path: no `..`, no absolute paths, no NUL, and repository
-//! path segments and keys only from `A-Z a-z 0-9 . _ -`, never starting
-//! with a dot (dot names are reserved for the store's temporary folders).
+//! a file system path. The checks reject `..`, absolute paths and NUL.
+//! Repository path segments and keys may only use `A-Z a-z 0-9 . _ -` and
+//! never start with a dot, because dot names are reserved for the store's
+//! temporary folders.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -88,7 +89,7 @@ impl CommitPath {
         &self.commit
     }
 
-    /// The `repo_hash` that results for this path carry.
+    /// Returns the `repo_hash` that results stored at this path must carry.
     pub fn repo_hash(&self) -> String {
         ci_core::hash::repo_hash(&self.owner_npub, &self.repo_path)
     }
@@ -282,7 +283,7 @@ pub fn job_key(workflow_file: &str, job_id: &str, matrix_leg: Option<usize>) -> 
         key.push_str(&format!(".{leg}"));
     }
     if key.len() > MAX_SEGMENT_LEN {
-        // Keep the end, which holds the job id and leg.
+        // Keep the end, which contains the job id and leg.
         key = key.split_off(key.len() - MAX_SEGMENT_LEN);
         key = sanitize_segment(&key, "job");
     }

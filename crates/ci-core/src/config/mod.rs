@@ -60,7 +60,7 @@ pub enum ConfigError {
         path: String,
         /// The section and key, such as `[runner] tags`.
         place: String,
-        /// What was expected, with an example.
+        /// Expected form, with an example.
         expected: String,
     },
 

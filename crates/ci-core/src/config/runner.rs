@@ -73,7 +73,7 @@ pub struct RunnerConfig {
 /// `[runner.limits]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Jobs run at the same time; at least 1.
+    /// Maximum number of jobs running at the same time, at least 1.
     pub max_concurrent_jobs: usize,
     /// Time after which a job is cancelled, in seconds.
     pub job_timeout_secs: u64,

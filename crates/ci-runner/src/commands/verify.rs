@@ -84,7 +84,7 @@ fn check(document: &Value, expected_npub: Option<&str>) -> Result<String, String
     Ok(signer)
 }
 
-/// Prints what the verified document says: status, commit and jobs.
+/// Prints the status, commit and jobs of the verified document.
 fn print_summary(document: &Value) {
     let field = |name: &str| document.get(name).and_then(Value::as_str).unwrap_or("?");
     println!("status: {}", field("status"));

@@ -51,12 +51,12 @@ pub fn execute(args: &WhoamiArgs) -> ExitCode {
 /// line naming the file.
 fn load_identity() -> Result<(RunnerConfig, String), String> {
     let path = RunnerConfig::default_path().map_err(|e| e.to_string())?;
-    let shown = display_path(&path);
+    let display = display_path(&path);
     match RunnerConfig::load(&path) {
-        Ok(config) => Ok((config, shown)),
+        Ok(config) => Ok((config, display)),
         Err(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Err(format!(
-                "{shown}: no runner identity; run htci init to create one"
+                "{display}: no runner identity; run htci init to create one"
             ))
         }
         Err(error) => Err(error.to_string()),
