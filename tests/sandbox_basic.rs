@@ -461,3 +461,231 @@ fn directory_image_becomes_the_root() {
         "tiny\nroot:x:0:0::/root:/bin/sh\nrunner:x:1000:1000:runner:/home/runner:/bin/bash\ndone\n"
     );
 }
+
+#[test]
+fn killed_runner_takes_the_sandbox_down() {
+    let workspace = temp_dir();
+    let mut htci_process = Command::new(htci())
+        .args([
+            "sandbox",
+            "--workspace",
+            workspace.path().to_str().unwrap(),
+            "--",
+        ])
+        .args(["sh", "-c", "echo started; sleep 2; touch /workspace/marker"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = [0u8; 8];
+    htci_process
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first_line)
+        .unwrap();
+    assert_eq!(&first_line, b"started\n");
+
+    htci_process.kill().unwrap();
+    htci_process.wait().unwrap();
+    thread::sleep(Duration::from_secs(3));
+    assert!(
+        !workspace.path().join("marker").exists(),
+        "the command outlived a killed htci"
+    );
+}
+
+#[test]
+fn sigterm_is_forwarded_to_the_command() {
+    let mut htci_process = Command::new(htci())
+        .args(["sandbox", "--", "sh", "-c"])
+        .arg("trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout_pipe = htci_process.stdout.take().unwrap();
+    let mut ready = [0u8; 6];
+    stdout_pipe.read_exact(&mut ready).unwrap();
+    assert_eq!(&ready, b"ready\n");
+
+    // SAFETY: kill takes integers only; the pid is our own child.
+    unsafe { libc::kill(htci_process.id() as libc::pid_t, libc::SIGTERM) };
+    let status = htci_process.wait().unwrap();
+    let mut rest = String::new();
+    stdout_pipe.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(7));
+}
+
+#[test]
+fn pid1_exe_is_not_reachable() {
+    // CVE-2019-5736: the htci binary behind /proc/1/exe must stay out of
+    // reach of the sandboxed command.
+    let out = sh(
+        &[],
+        "cat /proc/1/exe 2>&1 > /dev/null; echo rc=$?; cat /proc/1/environ 2>&1 > /dev/null; echo rc=$?",
+    );
+    assert_eq!(out.matches("Permission denied").count(), 2, "{out}");
+    assert!(out.ends_with("rc=1\n"), "{out}");
+}
+
+#[test]
+fn only_standard_descriptors_are_inherited() {
+    // ls's own directory descriptor is 3.
+    assert_eq!(sh(&[], "ls -1 /proc/self/fd"), "0\n1\n2\n3\n");
+}
+
+#[test]
+fn memory_limit_is_enforced_or_reported() {
+    let output = sandbox(&[
+        "--memory",
+        "67108864",
+        "--",
+        "python3",
+        "-c",
+        "b = bytearray(512 << 20); print('allocated')",
+    ]);
+    let cgroup_memory = match ci_sandbox::probe().cgroups {
+        ci_sandbox::CgroupSupport::V1Root { controllers }
+        | ci_sandbox::CgroupSupport::V2Delegated { controllers, .. } => {
+            controllers.iter().any(|c| c == "memory")
+        }
+        ci_sandbox::CgroupSupport::Unavailable { .. } => false,
+    };
+    if cgroup_memory {
+        assert_eq!(output.status.code(), Some(128 + 9), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "");
+    } else {
+        assert!(
+            stderr(&output).contains("Memory limit not enforced"),
+            "{}",
+            stderr(&output)
+        );
+        assert_eq!(stdout(&output), "allocated\n");
+    }
+}
+
+mod api {
+    use super::*;
+    use ci_sandbox::{
+        ExitOutcome, LimitKind, Limits, Sandbox, SandboxConfig, SandboxError, StdinMode,
+    };
+
+    fn launcher() -> Sandbox {
+        Sandbox::with_init_exe(htci())
+    }
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn piped_stdio_round_trips() {
+        let config = SandboxConfig {
+            stdin: StdinMode::Piped,
+            ..SandboxConfig::default()
+        };
+        let script = argv(&["sh", "-c", "cat; echo err >&2"]);
+        let mut child = launcher()
+            .start(&config, &script, Stdio::piped(), Stdio::piped())
+            .unwrap();
+        child
+            .take_stdin()
+            .unwrap()
+            .write_all(b"to stdin\n")
+            .unwrap();
+        let mut out = String::new();
+        child
+            .take_stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let mut err = String::new();
+        child
+            .take_stderr()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(child.wait().unwrap(), ExitOutcome::Exited { code: 0 });
+        assert_eq!(out, "to stdin\n");
+        assert_eq!(err, "err\n");
+    }
+
+    #[test]
+    fn kill_ends_a_running_sandbox() {
+        let config = SandboxConfig::default();
+        let mut child = launcher()
+            .start(
+                &config,
+                &argv(&["sleep", "60"]),
+                Stdio::null(),
+                Stdio::null(),
+            )
+            .unwrap();
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap(), ExitOutcome::Signaled { signal: 9 });
+        assert_eq!(
+            child.wait().unwrap(),
+            ExitOutcome::Signaled { signal: 9 },
+            "wait is repeatable"
+        );
+    }
+
+    #[test]
+    fn exec_error_names_the_program() {
+        let config = SandboxConfig::default();
+        let error = launcher()
+            .start(
+                &config,
+                &argv(&["no-such-program-xyz"]),
+                Stdio::null(),
+                Stdio::null(),
+            )
+            .unwrap_err();
+        match error {
+            SandboxError::Exec { program, source } => {
+                assert_eq!(program, "no-such-program-xyz");
+                assert_eq!(source.raw_os_error(), Some(libc::ENOENT));
+            }
+            other => panic!("expected an exec error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn wall_time_outcome_is_timed_out() {
+        let config = SandboxConfig {
+            limits: Limits {
+                wall_time: Some(Duration::from_millis(300)),
+                ..Limits::default()
+            },
+            ..SandboxConfig::default()
+        };
+        let mut child = launcher()
+            .start(
+                &config,
+                &argv(&["sleep", "60"]),
+                Stdio::null(),
+                Stdio::null(),
+            )
+            .unwrap();
+        assert!(child.enforcement().is_enforced(LimitKind::WallTime));
+        assert_eq!(child.wait().unwrap(), ExitOutcome::TimedOut);
+    }
+
+    #[test]
+    fn unknown_policy_is_a_setup_error() {
+        let config = SandboxConfig {
+            seccomp_policy: "/nonexistent/policy.json".to_owned(),
+            ..SandboxConfig::default()
+        };
+        let error = launcher()
+            .start(&config, &argv(&["true"]), Stdio::null(), Stdio::null())
+            .unwrap_err();
+        assert!(matches!(error, SandboxError::Setup(_)), "{error}");
+        assert!(
+            error.to_string().contains("/nonexistent/policy.json"),
+            "{error}"
+        );
+    }
+}

@@ -289,7 +289,12 @@ fn cgroup_settings(limits: &Limits) -> Vec<(LimitKind, &'static str, Settings)> 
     }
     if let Some(bytes) = limits.memory_bytes {
         let settings = Settings {
-            v1: vec![("memory.limit_in_bytes", bytes.to_string())],
+            // The RAM limit first: the kernel rejects a RAM+swap limit
+            // (memsw) below the RAM limit.
+            v1: vec![
+                ("memory.limit_in_bytes", bytes.to_string()),
+                ("memory.memsw.limit_in_bytes", bytes.to_string()),
+            ],
             v2: vec![
                 ("memory.max", bytes.to_string()),
                 ("memory.swap.max", "0".to_owned()),
@@ -347,9 +352,16 @@ pub fn rlimit_nproc_applies() -> bool {
     unsafe { libc::getuid() != 0 }
 }
 
+/// Cgroup files that exist only when the host has swap accounting; the
+/// swap limit is skipped without them.
+const OPTIONAL_FILES: &[&str] = &["memory.memsw.limit_in_bytes", "memory.swap.max"];
+
 fn write_settings(dir: &Path, settings: &[(&'static str, String)]) -> Result<(), SandboxError> {
     for (file, value) in settings {
         let path = dir.join(file);
+        if OPTIONAL_FILES.contains(file) && !path.exists() {
+            continue;
+        }
         fs::write(&path, value).map_err(|source| SandboxError::Cgroup {
             operation: "write",
             path,

@@ -105,6 +105,7 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
     // ignores it and lets the sandbox's init forward it to the command,
     // so the command decides how to stop and its exit status is reported.
     ignore_terminal_signals();
+    let termination = block_termination_signals();
 
     let spawned = Sandbox::spawn(&config, &args.command, Stdio::inherit(), Stdio::inherit());
     let mut child = match spawned {
@@ -114,6 +115,7 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
             return ExitCode::from(spawn_error_code(&error));
         }
     };
+    forward_termination_signals(termination, child.pid());
     for (limit, reason) in &child.enforcement().not_enforced {
         eprintln!("htci sandbox: warning: {limit:?} limit not enforced: {reason}");
     }
@@ -145,6 +147,43 @@ fn ignore_terminal_signals() {
         // every disposition before the command runs.
         unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
+}
+
+/// Signals that `htci sandbox` passes on to the command instead of dying.
+const TERMINATION_SIGNALS: [libc::c_int; 2] = [libc::SIGTERM, libc::SIGHUP];
+
+/// Blocks SIGTERM and SIGHUP in the calling thread (and the threads it
+/// starts later), so they wait for [`forward_termination_signals`].
+fn block_termination_signals() -> libc::sigset_t {
+    // SAFETY: an all-zero sigset_t is valid for sigemptyset to initialise.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t for every call; pthread_sigmask
+    // only changes the mask of the calling thread.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for signal in TERMINATION_SIGNALS {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    set
+}
+
+/// Starts a thread that sends each blocked termination signal to the
+/// sandbox's init, which passes it through pid 1 to the command.
+fn forward_termination_signals(set: libc::sigset_t, init_pid: u32) {
+    std::thread::spawn(move || {
+        loop {
+            let mut signal = 0;
+            // SAFETY: `set` and `signal` are valid for the call; every
+            // signal in `set` is blocked in all threads of htci sandbox.
+            if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+                return;
+            }
+            // SAFETY: kill takes integers only.
+            unsafe { libc::kill(init_pid as libc::pid_t, signal) };
+        }
+    });
 }
 
 fn build_config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
