@@ -7,7 +7,7 @@ use std::path::Path;
 use ci_workflow::expr::{Context, ExprError, Value, evaluate_str};
 use sha2::{Digest, Sha256};
 
-/// The expected `hashFiles` result for files with these contents, given in
+/// Computes the expected `hashFiles` result for files with these contents, given in
 /// the sorted order of their paths.
 fn expected_digest(contents: &[&[u8]]) -> String {
     let mut outer = Sha256::new();
@@ -23,7 +23,7 @@ fn write(root: &Path, relative: &str, content: &[u8]) {
     fs::write(path, content).unwrap();
 }
 
-/// A workspace with a lock file at the root and below, sources and a
+/// Creates a workspace with a lock file at the root and below, sources and a
 /// nested directory.
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

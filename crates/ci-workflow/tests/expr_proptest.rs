@@ -81,7 +81,7 @@ fn token() -> impl Strategy<Value = String> {
     .prop_map(str::to_owned)
 }
 
-/// A well-formed expression built recursively from the grammar.
+/// Generates a well-formed expression recursively from the grammar.
 fn expression() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(vec![
         "null",

@@ -16,7 +16,7 @@ pub enum ExprError {
         column: usize,
     },
 
-    /// The text holds a character sequence that is no token.
+    /// The text contains a character sequence that is no token.
     #[error("unexpected symbol '{symbol}' at column {column}{hint}")]
     UnexpectedSymbol {
         symbol: String,
@@ -77,7 +77,7 @@ pub enum ExprError {
 }
 
 impl ExprError {
-    /// The 1-based column the error points at, if it has one.
+    /// Returns the 1-based column the error points at, if it has one.
     pub fn column(&self) -> Option<usize> {
         match self {
             ExprError::Expected { column, .. }
@@ -94,7 +94,7 @@ impl ExprError {
         }
     }
 
-    /// A short stable name for the kind of error: `syntax`,
+    /// Returns a short stable name for the kind of error: `syntax`,
     /// `unknown-named-value`, `unknown-function`, `argument-count`,
     /// `too-deep`, `too-long`, `function` or `output-too-large`.
     pub fn kind(&self) -> &'static str {
@@ -113,7 +113,7 @@ impl ExprError {
         }
     }
 
-    /// Whether the error comes from parsing rather than evaluation.
+    /// Returns whether the error comes from parsing rather than evaluation.
     pub fn is_syntax(&self) -> bool {
         !matches!(
             self,
@@ -122,7 +122,7 @@ impl ExprError {
     }
 
     /// Moves the column by `offset` characters, to turn a column within an
-    /// expression into a column within the template that holds it.
+    /// expression into a column within the template that contains it.
     pub(crate) fn shift_column(mut self, offset: usize) -> Self {
         match &mut self {
             ExprError::Expected { column, .. }

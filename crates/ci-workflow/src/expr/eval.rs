@@ -40,8 +40,8 @@ impl JobStatus {
     }
 }
 
-/// What the status functions `success()`, `failure()` and `cancelled()`
-/// look at.
+/// The scope of the status functions `success()`, `failure()` and
+/// `cancelled()`: a step or a job condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StatusScope {
     /// A step's `if:`: the status of the job so far, which turns to failure
@@ -153,7 +153,7 @@ impl Context {
         self
     }
 
-    /// The named value, if set.
+    /// Returns the named value, if set.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.named_values.get(&name.to_ascii_lowercase())
     }
@@ -171,7 +171,7 @@ impl Context {
         self
     }
 
-    /// The directory `hashFiles` searches.
+    /// Returns the directory `hashFiles` searches.
     pub fn workspace(&self) -> Option<&Path> {
         self.workspace.as_deref()
     }
@@ -188,7 +188,7 @@ impl Context {
         self
     }
 
-    /// The inputs of the status functions.
+    /// Returns the inputs of the status functions.
     pub fn status(&self) -> &StatusInputs {
         &self.status
     }

@@ -100,9 +100,9 @@ fn case<'a>(args: &'a [Expr], context: &'a Context) -> Result<Cow<'a, Value>, Ex
     eval_value(default, context)
 }
 
-/// `contains(search, item)`: for an array, whether an element equals `item`
-/// by `==`; for a primitive, whether its string form contains the string
-/// form of `item`, ignoring case. An object contains nothing.
+/// `contains(search, item)`. An array contains `item` when an element equals
+/// it by `==`. A primitive contains `item` when its string form contains the
+/// string form of `item`, ignoring case. An object contains nothing.
 fn contains(search: &Value, item: &Value) -> bool {
     match search {
         Value::Array(items) => items.iter().any(|element| loose_equal(element, item)),

@@ -1,7 +1,7 @@
 //! `hashFiles(patterns...)`: one SHA-256 digest over a set of workspace
 //! files.
 //!
-//! Each argument holds one or more glob patterns, one per line, relative to
+//! Each argument contains one or more glob patterns, one per line, relative to
 //! the workspace root (a leading `/` also means the workspace root). `*` and `?` stay within one path component, `**` crosses
 //! directories, and a pattern that matches a directory matches every file
 //! below it. A pattern starting with `!` excludes what it matches. The
@@ -29,6 +29,9 @@ use super::error::ExprError;
 struct PatternLine {
     matcher: GlobMatcher,
     exclude: bool,
+    /// The leading path components without glob characters, relative to
+    /// the workspace root: the only directory the pattern can match in.
+    literal_prefix: String,
 }
 
 /// Computes `hashFiles` over `workspace` for the given pattern arguments.
@@ -51,8 +54,12 @@ pub(crate) fn hash_files(
     })?;
     let lines = compile_patterns(&root, patterns)?;
 
-    let mut files = matching_files(&root, &lines)?;
+    let mut files = Vec::new();
+    for start in walk_starts(&root, &lines) {
+        files.extend(matching_files(&root, &start, &lines)?);
+    }
     files.sort();
+    files.dedup();
     if files.is_empty() {
         return Ok(String::new());
     }
@@ -89,7 +96,12 @@ fn compile_patterns(root: &Path, arguments: &[String]) -> Result<Vec<PatternLine
             .build()
             .map_err(|source| error(format!("invalid pattern '{pattern}': {source}")))?
             .compile_matcher();
-        lines.push(PatternLine { matcher, exclude });
+        let literal_prefix = literal_prefix(&relative);
+        lines.push(PatternLine {
+            matcher,
+            exclude,
+            literal_prefix,
+        });
     }
     Ok(lines)
 }
@@ -120,11 +132,67 @@ fn relative_pattern(root: &Path, pattern: &str) -> String {
     }
 }
 
-/// Walks the workspace and returns `(relative path, absolute path)` for
-/// every matched regular file inside it.
-fn matching_files(root: &Path, lines: &[PatternLine]) -> Result<Vec<(String, PathBuf)>, ExprError> {
+/// Returns the leading components of a relative pattern that contain no
+/// glob characters, joined with `/`. The last component is left out, because
+/// it may name a file.
+fn literal_prefix(pattern: &str) -> String {
+    let components: Vec<&str> = pattern.split('/').collect();
+    let literal = components[..components.len() - 1]
+        .iter()
+        .take_while(|component| !component.contains(['*', '?', '[', ']', '{', '}', '\\']))
+        .copied()
+        .collect::<Vec<_>>();
+    literal.join("/")
+}
+
+/// Returns the directories to walk: the literal prefixes of the include
+/// patterns, or the whole workspace when one pattern starts with a glob. A
+/// prefix that leaves the workspace, passes through a symbolic link or does
+/// not exist is dropped, because no file below it can be selected.
+fn walk_starts(root: &Path, lines: &[PatternLine]) -> Vec<PathBuf> {
+    let prefixes: Vec<&str> = lines
+        .iter()
+        .filter(|line| !line.exclude)
+        .map(|line| line.literal_prefix.as_str())
+        .collect();
+    if prefixes.contains(&"") {
+        return vec![root.to_owned()];
+    }
+
+    let mut starts: Vec<PathBuf> = Vec::new();
+    for prefix in prefixes {
+        if prefix
+            .split('/')
+            .any(|component| component == ".." || component == ".")
+        {
+            continue;
+        }
+        let start = root.join(prefix);
+        if start.canonicalize().ok().as_ref() != Some(&start) || !start.is_dir() {
+            continue;
+        }
+        starts.push(start);
+    }
+    starts.sort();
+    starts.dedup();
+    let nested = |start: &PathBuf, all: &[PathBuf]| {
+        all.iter()
+            .any(|other| other != start && start.starts_with(other))
+    };
+    let all = starts.clone();
+    starts.retain(|start| !nested(start, &all));
+    starts
+}
+
+/// Walks `start` and returns `(relative path, absolute path)` for every
+/// matched regular file below it.
+fn matching_files(
+    root: &Path,
+    start: &Path,
+    lines: &[PatternLine],
+) -> Result<Vec<(String, PathBuf)>, ExprError> {
     let mut files = Vec::new();
-    for entry in WalkDir::new(root).follow_links(false).min_depth(1) {
+    for entry in WalkDir::new(start).follow_links(false).min_depth(1) {
         let entry =
             entry.map_err(|source| error(format!("cannot list the workspace: {source}")))?;
         let file_type = entry.file_type();

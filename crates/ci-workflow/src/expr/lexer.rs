@@ -43,7 +43,7 @@ pub(crate) enum TokenKind {
 }
 
 impl TokenKind {
-    /// How the token reads in an error message.
+    /// Describes the token for an error message.
     pub(crate) fn describe(&self) -> String {
         let symbol = match self {
             TokenKind::LeftParen => "(",
@@ -253,7 +253,7 @@ fn is_boundary(c: char) -> bool {
     ) || c.is_whitespace()
 }
 
-/// Whether `text` is a letter or `_` followed by letters, digits, `_` and `-`
+/// Returns whether `text` is a letter or `_` followed by letters, digits, `_` and `-`
 /// (ASCII only, as GitHub requires).
 fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();

@@ -1,13 +1,16 @@
 //! GitHub Actions expressions: the language inside `${{ }}`.
 //!
-//! An expression combines literals (`null`, `true`, `42`, `0xff`, `1.5e3`,
-//! `'it''s'`), contexts (`github`, `env`, `vars`, `secrets`, `inputs`,
-//! `job`, `jobs`, `steps`, `runner`, `strategy`, `matrix`, `needs`),
-//! property access (`a.b`, `a['b']`, `a[0]`), filters (`a.*.b`), operators
-//! (`!`, `<`, `<=`, `>`, `>=`, `==`, `!=`, `&&`, `||`) and functions
-//! (`contains`, `startsWith`, `endsWith`, `format`, `join`, `toJSON`,
-//! `fromJSON`, `hashFiles`, `case`, `success`, `always`, `cancelled`,
-//! `failure`).
+//! An expression combines these parts:
+//!
+//! - literals: `null`, `true`, `42`, `0xff`, `1.5e3`, `'it''s'`;
+//! - contexts: `github`, `env`, `vars`, `secrets`, `inputs`, `job`, `jobs`,
+//!   `steps`, `runner`, `strategy`, `matrix`, `needs`;
+//! - property access `a.b`, `a['b']`, `a[0]` and filters `a.*.b`;
+//! - operators `!`, `<`, `<=`, `>`, `>=`, `==`, `!=`, `&&`, `||`;
+//! - functions `contains`, `startsWith`, `endsWith`, `format`, `join`,
+//!   `toJSON`, `fromJSON`, `hashFiles`, `case`, `success`, `always`,
+//!   `cancelled`, `failure`.
+//!
 //! Context, property and function names ignore case.
 //!
 //! The semantics follow GitHub's documentation of expressions:

@@ -13,10 +13,13 @@ use super::error::ExprError;
 use super::lexer::{Token, TokenKind, tokenize};
 use super::value::Value;
 
-/// The maximum number of characters in one expression, the same as GitHub's.
+/// The maximum number of characters in one expression. GitHub's expression
+/// parser (actions/languageservices, `expressions/src/errors.ts`) uses the
+/// same limit.
 pub const MAX_EXPRESSION_LENGTH: usize = 21_000;
 
-/// The maximum nesting depth of an expression, the same as GitHub's.
+/// The maximum nesting depth of an expression, the same limit as in GitHub's
+/// expression parser.
 pub const MAX_DEPTH: usize = 50;
 
 /// The contexts an expression may name. GitHub rejects any other name.
@@ -100,7 +103,7 @@ impl Function {
         Function::Case,
     ];
 
-    /// The name as GitHub's documentation spells it.
+    /// Returns the name as GitHub's documentation spells it.
     pub fn name(self) -> &'static str {
         match self {
             Function::Contains => "contains",
@@ -134,7 +137,8 @@ impl Function {
         )
     }
 
-    /// The minimum and maximum number of arguments.
+    /// Returns the minimum and maximum number of arguments, and the count
+    /// as error messages state it.
     fn arity(self) -> (usize, usize, &'static str) {
         match self {
             Function::Contains | Function::StartsWith | Function::EndsWith => (2, 2, "2 arguments"),
@@ -151,7 +155,7 @@ impl Function {
 }
 
 impl Expr {
-    /// Whether the expression calls `success`, `always`, `cancelled` or
+    /// Returns whether the expression calls `success`, `always`, `cancelled` or
     /// `failure` anywhere. A function name inside a string literal does not
     /// count.
     pub fn contains_status_function(&self) -> bool {
@@ -164,7 +168,7 @@ impl Expr {
         found
     }
 
-    /// The lower-case names of the contexts the expression reads, in order
+    /// Returns the lower-case names of the contexts the expression reads, in order
     /// of first use and without repeats.
     pub fn named_values(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();

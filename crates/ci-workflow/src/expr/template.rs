@@ -30,7 +30,7 @@ enum Part {
     Expr(Expr),
 }
 
-/// Where one `${{ }}` sits in a template, in characters.
+/// The position of one `${{ }}` in a template, in characters.
 struct Span {
     /// Index of the `$` of `${{`.
     open: usize,
@@ -117,12 +117,12 @@ impl Template {
         Ok(Template { parts })
     }
 
-    /// Whether the template holds any `${{ }}` expression.
+    /// Returns whether the template contains any `${{ }}` expression.
     pub fn has_expressions(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Expr(_)))
     }
 
-    /// The expressions of the template, in order.
+    /// Returns the expressions of the template, in order.
     pub fn expressions(&self) -> impl Iterator<Item = &Expr> {
         self.parts.iter().filter_map(|part| match part {
             Part::Expr(expr) => Some(expr),
@@ -130,7 +130,7 @@ impl Template {
         })
     }
 
-    /// The expression when the template is one `${{ }}` with nothing but
+    /// Returns the expression when the template is one `${{ }}` with nothing but
     /// whitespace around it.
     pub fn single_expression(&self) -> Option<&Expr> {
         let mut expressions = self.expressions();
@@ -140,6 +140,23 @@ impl Template {
             Part::Expr(_) => true,
         });
         (expressions.next().is_none() && only_whitespace).then_some(expr)
+    }
+
+    /// Returns the expression when the template is one `${{ }}` with nothing
+    /// but whitespace around it, else the template itself.
+    pub fn into_single_expression(mut self) -> Result<Expr, Template> {
+        if self.single_expression().is_none() {
+            return Err(self);
+        }
+        let position = self
+            .parts
+            .iter()
+            .position(|part| matches!(part, Part::Expr(_)))
+            .expect("a single expression exists");
+        match self.parts.swap_remove(position) {
+            Part::Expr(expr) => Ok(expr),
+            Part::Text(_) => unreachable!("the position points at an expression"),
+        }
     }
 
     /// Evaluates every expression and concatenates the results with the
@@ -216,9 +233,9 @@ impl Condition {
         } else if trimmed.contains("${{") {
             let leading = if_text.chars().count() - if_text.trim_start().chars().count();
             let template = Template::parse(trimmed).map_err(|error| error.shift_column(leading))?;
-            match template.single_expression() {
-                Some(expr) => ConditionBody::Expr(expr.clone()),
-                None => ConditionBody::Template(template),
+            match template.into_single_expression() {
+                Ok(expr) => ConditionBody::Expr(expr),
+                Err(template) => ConditionBody::Template(template),
             }
         } else {
             let leading = if_text.chars().count() - if_text.trim_start().chars().count();

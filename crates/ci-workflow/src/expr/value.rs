@@ -35,7 +35,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The lower-case name of the type.
+    /// Returns the lower-case name of the type.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Null => "null",
@@ -86,12 +86,12 @@ impl Object {
         position.map(|&position| &self.entries[position].1)
     }
 
-    /// The number of properties.
+    /// Returns the number of properties.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Whether the object has no properties.
+    /// Returns whether the object has no properties.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -130,8 +130,8 @@ pub(crate) fn fold_case(text: &str) -> String {
 }
 
 fn upper_char(c: char) -> char {
-    // NOTE: the dotless i stays as it is, matching GitHub's comparison, which
-    // keeps it apart from the dotted capital I.
+    // GitHub's ordinal case-insensitive comparison leaves the dotless i
+    // unchanged, so it does not equal the capital I.
     if c == 'ı' {
         return c;
     }
@@ -149,7 +149,7 @@ pub(crate) fn compare_ignore_case(left: &str, right: &str) -> std::cmp::Ordering
     left.cmp(right)
 }
 
-/// Whether two strings are equal ignoring case.
+/// Returns whether two strings are equal ignoring case.
 pub(crate) fn eq_ignore_case(left: &str, right: &str) -> bool {
     if left.is_ascii() && right.is_ascii() {
         return left.eq_ignore_ascii_case(right);
@@ -158,7 +158,7 @@ pub(crate) fn eq_ignore_case(left: &str, right: &str) -> bool {
 }
 
 impl Value {
-    /// The type of the value.
+    /// Returns the type of the value.
     pub fn kind(&self) -> Kind {
         match self {
             Value::Null => Kind::Null,
@@ -170,7 +170,7 @@ impl Value {
         }
     }
 
-    /// Whether the value is null, a boolean, a number or a string.
+    /// Returns whether the value is null, a boolean, a number or a string.
     pub fn is_primitive(&self) -> bool {
         !matches!(self, Value::Array(_) | Value::Object(_))
     }
@@ -199,7 +199,7 @@ impl Value {
         }
     }
 
-    /// The text of a string value.
+    /// Returns the text of a string value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(text) => Some(text),
@@ -382,11 +382,11 @@ fn primitive_to_string(value: &Value) -> String {
     }
 }
 
-/// Parses a string as a number the way GitHub coerces strings: surrounding
-/// whitespace is ignored, an empty string is 0, and decimal numbers with an
-/// optional sign, fraction and exponent, `0x` hexadecimal and `0o` octal
-/// integers, `Infinity`, `-Infinity` and `NaN` are accepted. Anything else
-/// is NaN.
+/// Parses a string as a number the way GitHub coerces strings. Surrounding
+/// whitespace is ignored and an empty string is 0. Decimal numbers with an
+/// optional sign, fraction and exponent are accepted, and so are `0x`
+/// hexadecimal and `0o` octal integers, `Infinity`, `-Infinity` and `NaN`.
+/// Anything else is NaN.
 pub fn parse_number(text: &str) -> f64 {
     let text = text.trim();
     if text.is_empty() {
@@ -408,7 +408,7 @@ pub fn parse_number(text: &str) -> f64 {
     }
 }
 
-/// Whether `text` is `[+-]digits[.digits][(e|E)[+-]digits]`, where either the
+/// Returns whether `text` is `[+-]digits[.digits][(e|E)[+-]digits]`, where either the
 /// integer or the fraction digits may be missing but not both.
 fn is_decimal_number(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -458,11 +458,10 @@ fn parse_int32(digits: &str, radix: u32) -> f64 {
     }
 }
 
-/// Formats a number as GitHub converts numbers to strings: at most 15
-/// significant digits, no trailing zeros or decimal point for integers, `0`
-/// for negative zero, scientific notation such as `1E+15` or `1E-05` for
-/// exponents of 15 and above or -5 and below, and `NaN`, `Infinity` and
-/// `-Infinity`.
+/// Formats a number as GitHub converts numbers to strings. It keeps at most
+/// 15 significant digits and writes integers without a fraction, negative
+/// zero as `0`, and `NaN`, `Infinity` and `-Infinity` by name. Exponents of
+/// 15 and above or -5 and below use scientific notation (`1E+15`, `1E-05`).
 pub fn format_number(number: f64) -> String {
     if let Some(special) = special_number(number) {
         return special.to_owned();
@@ -646,7 +645,7 @@ enum CoercedOperand<'a> {
     Unequal,
 }
 
-/// The order of two values after coercion, or `None` when they cannot be
+/// Returns the order of two values after coercion, or `None` when they cannot be
 /// compared (NaN, different container types, or arrays and objects, which
 /// only compare equal to themselves).
 fn compare(left: &Value, right: &Value) -> Option<std::cmp::Ordering> {
@@ -663,7 +662,7 @@ fn compare(left: &Value, right: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
-/// GitHub's `==`: values of different types are converted to numbers,
+/// GitHub's `==`: primitives of different types are converted to numbers,
 /// strings compare ignoring case, NaN equals nothing, and arrays and objects
 /// are equal only to the same instance.
 pub fn loose_equal(left: &Value, right: &Value) -> bool {
