@@ -432,3 +432,28 @@ fn context_names_ignore_case() {
         Value::string("x")
     );
 }
+
+#[test]
+fn context_debug_hides_values() {
+    let context = Context::new().with("secrets", json!({"TOKEN": "hunter2"}));
+    let debug = format!("{context:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("secrets"), "{debug}");
+}
+
+#[test]
+fn format_error_quotes_only_literal() {
+    let context = Context::new().with("secrets", json!({"TOKEN": "hunter2{"}));
+    let error = evaluate_str("format(secrets.TOKEN, 1)", &context).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "format: invalid format string: expected '{N}' with a number N at character 8; \
+         write '{{' and '}}' for literal braces"
+    );
+    let error = evaluate_str("format('a{', 1)", &context).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "format: invalid format string 'a{': expected '{N}' with a number N at character 2; \
+         write '{{' and '}}' for literal braces"
+    );
+}

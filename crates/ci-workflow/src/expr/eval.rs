@@ -121,12 +121,27 @@ impl StatusInputs {
 }
 
 /// Everything an expression can read: the named contexts, the workspace that
-/// `hashFiles` searches, and the inputs of the status functions.
-#[derive(Clone, Debug, Default)]
+/// `hashFiles` searches, and the inputs of the status functions. Its `Debug`
+/// output lists the names of the contexts without their values, which may
+/// contain secrets.
+#[derive(Clone, Default)]
 pub struct Context {
     named_values: HashMap<String, Value>,
     workspace: Option<PathBuf>,
     status: StatusInputs,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.named_values.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        formatter
+            .debug_struct("Context")
+            .field("named_values", &names)
+            .field("workspace", &self.workspace)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 /// Another name for [`Context`].

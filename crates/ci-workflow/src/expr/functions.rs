@@ -35,7 +35,10 @@ pub(crate) fn call<'a>(
                 .iter()
                 .map(|arg| eval_value(arg, context))
                 .collect::<Result<Vec<_>, _>>()?;
-            call_with_values(function, &values, context)?
+            // A format string that comes from a context may be a secret, so
+            // error messages quote only a literal one.
+            let literal_first = matches!(args.first(), Some(Expr::Literal(_)));
+            call_with_values(function, &values, literal_first, context)?
         }
     };
     Ok(Cow::Owned(result))
@@ -44,6 +47,7 @@ pub(crate) fn call<'a>(
 fn call_with_values(
     function: Function,
     args: &[Cow<'_, Value>],
+    literal_first: bool,
     context: &Context,
 ) -> Result<Value, ExprError> {
     match function {
@@ -54,7 +58,7 @@ fn call_with_values(
         Function::EndsWith => Ok(Value::Bool(affix(&args[0], &args[1], |text, suffix| {
             text.ends_with(suffix)
         }))),
-        Function::Format => format(&args[0], &args[1..]).map(Value::String),
+        Function::Format => format(&args[0], &args[1..], literal_first).map(Value::String),
         Function::Join => join(&args[0], args.get(1).map(|sep| sep.as_ref())).map(Value::String),
         Function::ToJson => to_json(&args[0]).map(Value::String),
         Function::FromJson => from_json(&args[0]),
@@ -159,13 +163,23 @@ impl BoundedString {
 
 /// `format(text, args...)`: replaces `{N}` with the string form of argument
 /// N (counting from 0), `{{` with `{` and `}}` with `}`. Any other brace is
-/// an error, as is an index past the last argument.
-fn format(template: &Value, args: &[Cow<'_, Value>]) -> Result<String, ExprError> {
+/// an error, as is an index past the last argument. Error messages quote the
+/// format string only when `quote_template` is set.
+fn format(
+    template: &Value,
+    args: &[Cow<'_, Value>],
+    quote_template: bool,
+) -> Result<String, ExprError> {
     let template = template.to_display_string();
+    let quoted = if quote_template {
+        format!(" '{template}'")
+    } else {
+        String::new()
+    };
     let invalid = |position: usize, reason: &str| ExprError::Function {
         function: "format",
         message: format!(
-            "invalid format string '{template}': {reason} at character {}; \
+            "invalid format string{quoted}: {reason} at character {}; \
              write '{{{{' and '}}}}' for literal braces",
             position + 1
         ),
@@ -200,7 +214,7 @@ fn format(template: &Value, args: &[Cow<'_, Value>]) -> Result<String, ExprError
                     .ok_or_else(|| ExprError::Function {
                         function: "format",
                         message: format!(
-                            "format string '{template}' references {{{digits}}} but only {} \
+                            "format string{quoted} references {{{digits}}} but only {} \
                              argument(s) follow it",
                             args.len()
                         ),
