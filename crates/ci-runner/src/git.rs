@@ -4,9 +4,6 @@
 //! status never rewrites the user's index: the user's checkout is only
 //! read, never modified.
 
-// TODO: drop once `htci run` calls every item.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

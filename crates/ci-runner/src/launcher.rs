@@ -12,9 +12,6 @@
 //! a path under the job directory on the host to the path the process
 //! sees, so the executor never hands a host-only path to a process.
 
-// TODO: drop once `htci run` calls every item.
-#![allow(dead_code)]
-
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -75,13 +72,15 @@ pub enum LaunchError {
 
 /// A started process. Its output pipes are taken once by the caller.
 pub trait Process: Send {
-    fn pid(&self) -> u32;
     fn take_stdout(&mut self) -> Option<Box<dyn Read + Send>>;
     fn take_stderr(&mut self) -> Option<Box<dyn Read + Send>>;
     /// Returns the exit once the process has ended, without blocking.
     fn try_wait(&mut self) -> Result<Option<ExitKind>, LaunchError>;
     /// Sends `signal` to the whole process group of the process.
     fn signal_group(&self, signal: Signal);
+    /// Returns whether any process of the group is still alive, the group
+    /// leader included until it is reaped.
+    fn group_alive(&self) -> bool;
 }
 
 /// Starts processes for the executor.
@@ -176,10 +175,6 @@ struct HostProcess {
 }
 
 impl Process for HostProcess {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     fn take_stdout(&mut self) -> Option<Box<dyn Read + Send>> {
         self.child
             .stdout
@@ -211,11 +206,15 @@ impl Process for HostProcess {
     fn signal_group(&self, signal: Signal) {
         signal_process_group(self.child.id(), signal);
     }
+
+    fn group_alive(&self) -> bool {
+        process_group_alive(self.child.id())
+    }
 }
 
 /// Sends `signal` to the process group led by `pgid`. A group that is
 /// already gone is not an error.
-pub fn signal_process_group(pgid: u32, signal: Signal) {
+fn signal_process_group(pgid: u32, signal: Signal) {
     let Ok(raw) = i32::try_from(pgid) else {
         return;
     };
@@ -228,29 +227,29 @@ pub fn signal_process_group(pgid: u32, signal: Signal) {
 
 /// Returns whether any process of group `pgid` is still alive (zombies
 /// included, because they still hold the group).
-pub fn process_group_alive(pgid: u32) -> bool {
+fn process_group_alive(pgid: u32) -> bool {
     let Ok(raw) = i32::try_from(pgid) else {
         return false;
     };
     killpg(Pid::from_raw(raw), None).is_ok()
 }
 
-/// Terminates a process group: SIGTERM, up to [`KILL_GRACE`] for it to
-/// exit, then SIGKILL. `reap` is called while waiting so that the group
-/// leader, once it exits, does not linger as a zombie.
-pub fn terminate_group(pgid: u32, mut reap: impl FnMut()) {
-    signal_process_group(pgid, Signal::SIGCONT);
-    signal_process_group(pgid, Signal::SIGTERM);
+/// Terminates the process group of `process`: SIGTERM, up to
+/// [`KILL_GRACE`] for it to exit, then SIGKILL. The leader is reaped while
+/// waiting so that it does not linger as a zombie.
+pub fn terminate(process: &mut dyn Process) {
+    process.signal_group(Signal::SIGCONT);
+    process.signal_group(Signal::SIGTERM);
     let deadline = Instant::now() + KILL_GRACE;
     while Instant::now() < deadline {
-        reap();
-        if !process_group_alive(pgid) {
+        let _ = process.try_wait();
+        if !process.group_alive() {
             return;
         }
         thread::sleep(Duration::from_millis(20));
     }
-    signal_process_group(pgid, Signal::SIGKILL);
-    reap();
+    process.signal_group(Signal::SIGKILL);
+    let _ = process.try_wait();
 }
 
 #[cfg(test)]
@@ -297,14 +296,11 @@ mod tests {
         let mut process = HostLauncher
             .launch(&spec("sleep 30 & sleep 30; wait"))
             .unwrap();
-        let pgid = process.pid();
         thread::sleep(Duration::from_millis(50));
-        terminate_group(pgid, || {
-            let _ = process.try_wait();
-        });
+        terminate(process.as_mut());
         assert!(matches!(wait(&mut process), ExitKind::Signal(_)));
         thread::sleep(Duration::from_millis(50));
-        assert!(!process_group_alive(pgid));
+        assert!(!process.group_alive());
     }
 
     #[test]

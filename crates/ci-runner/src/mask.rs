@@ -7,9 +7,6 @@
 //! the log is masked one line at a time. Steps add values at run time with
 //! the `::add-mask::VALUE` workflow command. Empty values are never masks.
 
-// TODO: drop once `htci run` calls every item.
-#![allow(dead_code)]
-
 use std::sync::{Arc, RwLock};
 
 /// The replacement text of a masked value.

@@ -16,9 +16,6 @@
 //! dirty tree the changed and untracked (not ignored) files of the user's
 //! working tree are copied over it. The user's checkout is only read.
 
-// TODO: drop once `htci run` calls every item.
-#![allow(dead_code)]
-
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};

@@ -501,6 +501,7 @@ fn print_json(
                     "outcome": step.outcome.as_str(),
                     "exit_code": step.exit_code,
                     "duration_secs": step.duration.as_secs_f64(),
+                    "outputs": step.outputs,
                 })).collect::<Vec<_>>(),
             })
         })

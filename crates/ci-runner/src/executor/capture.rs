@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::launcher::{ExitKind, LaunchError, LaunchSpec, Launcher, terminate_group};
+use crate::launcher::{ExitKind, LaunchError, LaunchSpec, Launcher, Process, terminate};
 use crate::mask::Masker;
 
 /// How long to keep reading output after the process exited, for
@@ -49,11 +49,11 @@ pub enum Ending {
 }
 
 /// The result of running one process.
-#[derive(Debug)]
 pub struct Captured {
     pub ending: Ending,
-    /// Process group id of the process, for killing leftovers at job end.
-    pub pgid: u32,
+    /// The finished process, kept to kill what it left running in its
+    /// group (background jobs) when the job ends.
+    pub process: Box<dyn Process>,
     /// Outputs set with the deprecated `::set-output name=NAME::VALUE`.
     pub command_outputs: Vec<(String, String)>,
 }
@@ -68,7 +68,6 @@ pub fn run_captured(
     sink: &mut dyn FnMut(&str),
 ) -> Result<Captured, LaunchError> {
     let mut process = launcher.launch(spec)?;
-    let pgid = process.pid();
 
     let (sender, receiver) = mpsc::channel::<Vec<u8>>();
     let mut readers = Vec::new();
@@ -127,9 +126,7 @@ pub fn run_captured(
             None
         };
         if let Some(stop) = stop {
-            terminate_group(pgid, || {
-                let _ = process.try_wait();
-            });
+            terminate(process.as_mut());
             ending = Some(stop);
             exit = wait_briefly(process.as_mut())?.or(Some(ExitKind::Signal(9)));
             exited_at = Some(Instant::now());
@@ -151,15 +148,13 @@ pub fn run_captured(
     let ending = ending.unwrap_or(Ending::Exited(exit.unwrap_or(ExitKind::Code(1))));
     Ok(Captured {
         ending,
-        pgid,
+        process,
         command_outputs: commands.outputs,
     })
 }
 
 /// Waits up to a second for a killed process to be reaped.
-fn wait_briefly(
-    process: &mut dyn crate::launcher::Process,
-) -> Result<Option<ExitKind>, LaunchError> {
+fn wait_briefly(process: &mut dyn Process) -> Result<Option<ExitKind>, LaunchError> {
     let deadline = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline {
         if let Some(exit) = process.try_wait()? {
@@ -269,7 +264,7 @@ mod tests {
         let (captured, _) = run("sleep 30 & sleep 30", Duration::from_millis(200));
         assert_eq!(captured.ending, Ending::TimedOut);
         thread::sleep(Duration::from_millis(100));
-        assert!(!crate::launcher::process_group_alive(captured.pgid));
+        assert!(!captured.process.group_alive());
     }
 
     #[test]

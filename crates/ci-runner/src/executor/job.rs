@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ci_core::status::Status;
-use nix::sys::signal::Signal;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -15,7 +14,7 @@ use super::contexts::{self, RunInfo, WorkflowInfo};
 use super::eval::{self, Contexts};
 use super::file_commands::{self, StepFiles};
 use super::step::{self, Scope, StepDef, StepRecord};
-use crate::launcher::{Launcher, process_group_alive, signal_process_group, terminate_group};
+use crate::launcher::{Launcher, Process, terminate};
 use crate::mask::Masker;
 use crate::output::Console;
 use crate::workspace::{self, JobDirs};
@@ -73,9 +72,15 @@ pub struct JobState {
     pub failed: bool,
     pub timed_out: bool,
     pub deadline: Instant,
-    pub pgids: Vec<u32>,
+    /// Processes of finished steps, whose groups may still hold
+    /// background processes.
+    pub finished_processes: Vec<Box<dyn Process>>,
     pub log: Vec<u8>,
     pub summary: String,
+    /// `GITHUB_ACTION` of the step that runs now.
+    pub current_action: String,
+    /// How often each generated `GITHUB_ACTION` name was used.
+    pub action_names: BTreeMap<String, usize>,
     file_index: usize,
 }
 
@@ -127,6 +132,9 @@ impl JobState {
             .collect();
         contexts.set("env", Value::Object(env));
         contexts.set("steps", Value::Object(scope.steps.clone()));
+        if let Some(Value::Object(github)) = contexts.map.get_mut("github") {
+            github.insert("action".into(), Value::String(self.current_action.clone()));
+        }
         if (self.failed || scope.failed)
             && let Some(Value::Object(job)) = contexts.map.get_mut("job")
         {
@@ -173,6 +181,7 @@ impl JobState {
         vars.push(("GITHUB_ENV".into(), visible(&files.env)));
         vars.push(("GITHUB_PATH".into(), visible(&files.path)));
         vars.push(("GITHUB_STEP_SUMMARY".into(), visible(&files.summary)));
+        vars.push(("GITHUB_ACTION".into(), self.current_action.clone()));
         vars.push(("PATH".into(), self.path_value(env, scope)));
         vars.extend(self.merged_env(scope, own));
 
@@ -242,9 +251,11 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         failed: false,
         timed_out: false,
         deadline: started + plan.timeout,
-        pgids: Vec::new(),
+        finished_processes: Vec::new(),
         log: Vec::new(),
         summary: String::new(),
+        current_action: String::new(),
+        action_names: BTreeMap::new(),
         file_index: 0,
     };
 
@@ -271,7 +282,7 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         }
     }
 
-    kill_leftovers(&state.pgids);
+    kill_leftovers(&mut state.finished_processes);
     let outputs = evaluate_outputs(env, plan, &mut state);
 
     let cancelled =
@@ -392,11 +403,10 @@ fn evaluate_outputs(
 
 /// Kills the process groups that steps left behind (background jobs),
 /// as GitHub's runner does when a job ends.
-fn kill_leftovers(pgids: &[u32]) {
-    for &pgid in pgids {
-        if process_group_alive(pgid) {
-            signal_process_group(pgid, Signal::SIGCONT);
-            terminate_group(pgid, || {});
+fn kill_leftovers(processes: &mut [Box<dyn Process>]) {
+    for process in processes.iter_mut() {
+        if process.group_alive() {
+            terminate(process.as_mut());
         }
     }
 }

@@ -4,9 +4,6 @@
 //! its steps through [`step::run_step`]; `uses:` steps go to
 //! [`action`]; processes run through [`capture`] and the launcher seam.
 
-// TODO: drop once `htci run` calls every item.
-#![allow(dead_code)]
-
 pub mod action;
 pub mod capture;
 pub mod contexts;

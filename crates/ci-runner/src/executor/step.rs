@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::capture::{self, Ending};
 use super::eval::{self, Contexts};
-use super::file_commands::{self, StepFiles};
+use super::file_commands::StepFiles;
 use super::job::{JobEnv, JobState};
 use super::shell::Shell;
 use crate::launcher::LaunchSpec;
@@ -100,6 +100,32 @@ impl StepDef {
             }
             StepKind::Uses { uses, .. } => format!("Run {uses}"),
         }
+    }
+}
+
+/// GitHub's `GITHUB_ACTION` of a step: its `id`, else `__run` (then
+/// `__run_2`, ...) for a `run:` step and `__owner_repo` for an action.
+fn action_name(def: &StepDef, state: &mut JobState) -> String {
+    if let Some(id) = &def.id {
+        return id.clone();
+    }
+    let base = match &def.kind {
+        StepKind::Run { .. } => "__run".to_string(),
+        StepKind::Uses { uses, .. } => {
+            let name = uses.split('@').next().unwrap_or_default();
+            let cleaned: String = name
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            format!("__{}", cleaned.trim_start_matches('_'))
+        }
+    };
+    let count = state.action_names.entry(base.clone()).or_insert(0);
+    *count += 1;
+    if *count == 1 {
+        base
+    } else {
+        format!("{base}_{count}")
     }
 }
 
@@ -242,6 +268,7 @@ pub fn run_step(
     def: &StepDef,
 ) -> StepRecord {
     let started = Instant::now();
+    state.current_action = action_name(def, state);
     let mut contexts = state.step_contexts(scope, &[]);
     let status_state = eval::after_steps(scope.failed || state.failed, env.cancel.is_cancelled());
 
@@ -524,7 +551,6 @@ pub fn run_script(
             return BodyResult::failure(None);
         }
     };
-    state.pgids.push(captured.pgid);
 
     let mut result = match captured.ending {
         Ending::Exited(exit) if exit.code() == 0 => BodyResult::success(),
@@ -553,6 +579,7 @@ pub fn run_script(
     };
 
     result.outputs.extend(captured.command_outputs);
+    state.finished_processes.push(captured.process);
     if let Err(message) = state.read_step_files(env, &files, &mut result.outputs) {
         log.error(&message);
         result.outcome = Status::Failure;
@@ -627,10 +654,4 @@ fn resolve_working_directory(workspace: &Path, dir: &str) -> Result<std::path::P
         ));
     }
     Ok(path)
-}
-
-/// Reads `GITHUB_OUTPUT` etc. of a finished step.
-pub fn parse_outputs(files: &StepFiles) -> Result<Vec<(String, String)>, String> {
-    let content = std::fs::read_to_string(&files.output).unwrap_or_default();
-    file_commands::parse_key_values("GITHUB_OUTPUT", &content).map_err(|e| e.to_string())
 }
