@@ -536,3 +536,80 @@ fn results_of_missing_path_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("is not a directory"));
 }
+
+/// Writes a workflow with a passing job and a two-leg matrix job whose
+/// second leg fails, and commits it.
+fn commit_workflow(repo: &Path) {
+    let workflows = repo.join(".github/workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    std::fs::write(
+        workflows.join("ci.yml"),
+        "name: CI\non: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      \
+         - run: echo built\n  test:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n        \
+         n: [1, 2]\n    steps:\n      - run: test ${{ matrix.n }} = 1\n",
+    )
+    .unwrap();
+
+    for args in [
+        &["add", "-A"][..],
+        &[
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.org",
+            "commit",
+            "-q",
+            "-m",
+            "add workflow",
+        ][..],
+    ] {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+}
+
+#[test]
+fn results_of_htci_run_verify() {
+    let setup = Setup::new();
+    commit_workflow(&setup.repo);
+    let run = setup.htci(&["run", setup.repo.to_str().unwrap()]);
+    assert!(run.status.code().is_some(), "htci run was killed");
+
+    let output = setup.htci(&["results", setup.repo.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "results: {}\nrun: {}",
+        stderr(&output),
+        stderr(&run)
+    );
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let commits = document["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 1, "{document}");
+    let commit = &commits[0];
+    assert_eq!(commit["status"], "failure");
+    assert_eq!(commit["verified"], true);
+    let jobs = commit["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs[0]["status"], "failure");
+    assert_eq!(jobs[0]["job_id"], "test");
+    assert!(jobs.iter().all(|job| job["verified"] == true), "{document}");
+
+    let dir = PathBuf::from(commit["dir"].as_str().unwrap());
+    let summary_file = dir.join("result.json");
+    let verified = verify(&summary_file, &[]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+
+    let text = std::fs::read_to_string(&summary_file).unwrap();
+    let tampered = text.replacen("\"failure\"", "\"success\"", 1);
+    assert_ne!(tampered, text);
+    std::fs::write(&summary_file, tampered).unwrap();
+    assert_eq!(verify(&summary_file, &[]).status.code(), Some(1));
+    let relisted = setup.htci(&["results", setup.repo.to_str().unwrap()]);
+    assert_eq!(relisted.status.code(), Some(1));
+}

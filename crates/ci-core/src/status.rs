@@ -111,8 +111,10 @@ impl Status {
 }
 
 impl fmt::Display for Status {
+    /// Writes the lower-case name, honouring width and alignment such as
+    /// `{:<9}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -189,6 +191,12 @@ mod tests {
         assert_eq!(Status::Success.worse(Status::Success), Status::Success);
         assert_eq!(Status::Skipped.worse(Status::Success), Status::Success);
         assert_eq!(Status::Failure.worse(Status::Cancelled), Status::Failure);
+    }
+
+    #[test]
+    fn display_honours_width() {
+        assert_eq!(format!("{:<9}|", Status::Failure), "failure  |");
+        assert_eq!(format!("{}", Status::Skipped), "skipped");
     }
 
     #[test]
