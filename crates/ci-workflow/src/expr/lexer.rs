@@ -263,3 +263,101 @@ fn is_identifier(text: &str) -> bool {
     (first.is_ascii_alphabetic() || first == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(source: &str) -> Vec<TokenKind> {
+        tokenize(source)
+            .unwrap()
+            .into_iter()
+            .map(|token| token.kind)
+            .collect()
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let tokens = tokenize("'é' == x").unwrap();
+        let columns: Vec<usize> = tokens.iter().map(|token| token.column).collect();
+        assert_eq!(columns, vec![1, 5, 8, 9]);
+    }
+
+    #[test]
+    fn dot_after_identifier_is_dereference() {
+        assert_eq!(
+            kinds("a.b"),
+            vec![
+                TokenKind::Identifier("a".into()),
+                TokenKind::Dot,
+                TokenKind::Identifier("b".into()),
+                TokenKind::End
+            ]
+        );
+    }
+
+    #[test]
+    fn dot_at_start_is_number() {
+        assert_eq!(kinds(".5"), vec![TokenKind::Number(0.5), TokenKind::End]);
+    }
+
+    #[test]
+    fn keywords_after_dot_are_names() {
+        assert_eq!(
+            kinds("a.null"),
+            vec![
+                TokenKind::Identifier("a".into()),
+                TokenKind::Dot,
+                TokenKind::Identifier("null".into()),
+                TokenKind::End
+            ]
+        );
+    }
+
+    #[test]
+    fn keywords_are_case_sensitive() {
+        assert_eq!(
+            kinds("TRUE"),
+            vec![TokenKind::Identifier("TRUE".into()), TokenKind::End]
+        );
+    }
+
+    #[test]
+    fn two_character_operators() {
+        assert_eq!(
+            kinds("<=>=!=! ==&&||"),
+            vec![
+                TokenKind::LessEqual,
+                TokenKind::GreaterEqual,
+                TokenKind::NotEqual,
+                TokenKind::Not,
+                TokenKind::Equal,
+                TokenKind::And,
+                TokenKind::Or,
+                TokenKind::End
+            ]
+        );
+    }
+
+    #[test]
+    fn escaped_quote_in_string() {
+        assert_eq!(
+            kinds("'a''b'"),
+            vec![TokenKind::String("a'b".into()), TokenKind::End]
+        );
+    }
+
+    #[test]
+    fn identifier_with_dash_and_digits() {
+        assert_eq!(
+            kinds("my-step_2"),
+            vec![TokenKind::Identifier("my-step_2".into()), TokenKind::End]
+        );
+    }
+
+    #[test]
+    fn unexpected_symbol_column() {
+        let error = tokenize("a &b").unwrap_err();
+        assert_eq!(error.column(), Some(3));
+    }
+}
