@@ -110,21 +110,36 @@ pub fn did_you_mean<'a>(
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance between two strings, counted in characters.
+/// Edit distance between two strings in characters, where an insertion,
+/// a deletion, a substitution or a swap of two adjacent characters each
+/// count one (the optimal string alignment distance), so that typos such
+/// as "wtih" are one edit from "with".
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    let cell = |i: usize, j: usize| i * width + j;
 
-    for (i, a_char) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, b_char) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_char != *b_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
+    for i in 0..=a.len() {
+        table[cell(i, 0)] = i;
     }
-    previous[b.len()]
+    for j in 0..=b.len() {
+        table[cell(0, j)] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[cell(i - 1, j)] + 1)
+                .min(table[cell(i, j - 1)] + 1)
+                .min(table[cell(i - 1, j - 1)] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[cell(i - 2, j - 2)] + 1);
+            }
+            table[cell(i, j)] = best;
+        }
+    }
+    table[cell(a.len(), b.len())]
 }
 
 #[cfg(test)]
@@ -158,5 +173,7 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(edit_distance("wtih", "with"), 1);
+        assert_eq!(edit_distance("nmae", "name"), 1);
     }
 }

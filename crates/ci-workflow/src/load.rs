@@ -164,11 +164,11 @@ pub fn load_with_limits(
         reader.error(duplicate.pos, duplicate.message.clone());
     }
     let workflow = match &document.root {
-        Some(root) => {
+        Some(root) if !root.is_null() => {
             checks::check_merge_keys(&mut reader, root);
             workflow::read_workflow(&mut reader, root)
         }
-        None => {
+        _ => {
             reader.error(
                 yaml::Position::new(1, 1),
                 "workflow file is empty; it needs at least \"on\" and \"jobs\"",

@@ -278,7 +278,7 @@ fn read_runs_on(reader: &mut Reader, node: &Node, context: &str) -> Option<RunsO
                 .get("labels")
                 .map(|(_, n)| reader.template_list(n, "\"labels\"", &runs_on_context))
                 .unwrap_or_default();
-            if group.is_none() && labels.is_empty() {
+            if !fields.has("group") && !fields.has("labels") {
                 reader.error(
                     node.pos,
                     format!("\"runs-on\" of {context} needs \"group\" or \"labels\""),
