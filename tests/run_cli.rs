@@ -313,7 +313,7 @@ fn sigterm_cancels_and_kills() {
     interrupt_cancels_run(libc::SIGTERM, 4);
 }
 
-/// Every file of the working tree (outside .git) with its bytes.
+/// Reads every file of the working tree (outside .git) with its bytes.
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     walk(root)
         .into_iter()

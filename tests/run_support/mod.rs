@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// The `htci` binary: `HTCI_BIN` when set, else the one Cargo built.
+/// Returns the `htci` binary: `HTCI_BIN` when set, else the one Cargo built.
 pub fn htci_bin() -> PathBuf {
     std::env::var_os("HTCI_BIN")
         .map(PathBuf::from)
@@ -67,7 +67,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 impl TestRepo {
-    /// An empty repository on branch `main` with no commit yet.
+    /// Creates an empty repository on branch `main` with no commit yet.
     pub fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("htci-run-test")
@@ -90,8 +90,8 @@ impl TestRepo {
         }
     }
 
-    /// A repository with `workflow` as `.github/workflows/ci.yml`,
-    /// committed.
+    /// Creates a repository with `workflow` committed as
+    /// `.github/workflows/ci.yml`.
     pub fn with_workflow(workflow: &str) -> Self {
         let repo = Self::new();
         repo.write(".github/workflows/ci.yml", workflow);
@@ -124,7 +124,7 @@ impl TestRepo {
         self.home.join(".config")
     }
 
-    /// A command for `htci` with this test's HOME and XDG directories.
+    /// Builds an `htci` command with this test's HOME and XDG directories.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(htci_bin());
         command
@@ -165,7 +165,7 @@ impl TestRepo {
             .expect("htci starts")
     }
 
-    /// The commit folder that holds `result.json` for `commit`.
+    /// Finds the commit folder that contains `result.json` for `commit`.
     pub fn result_dir(&self, commit: &str) -> PathBuf {
         let found: Vec<PathBuf> = walk(&self.data_home())
             .into_iter()
@@ -181,12 +181,12 @@ impl TestRepo {
         found[0].clone()
     }
 
-    /// The commit's `result.json`.
+    /// Reads the commit's `result.json`.
     pub fn result(&self, commit: &str) -> Value {
         read_json(&self.result_dir(commit).join("result.json"))
     }
 
-    /// The result of job `key` (such as `ci.build` or `ci.test.2`).
+    /// Reads the result of job `key` (such as `ci.build` or `ci.test.2`).
     pub fn job(&self, commit: &str, key: &str) -> Value {
         read_json(
             &self
@@ -197,7 +197,7 @@ impl TestRepo {
         )
     }
 
-    /// The whole log of job `key`.
+    /// Reads the whole log of job `key`.
     pub fn job_log(&self, commit: &str, key: &str) -> String {
         let path = self
             .result_dir(commit)
@@ -207,7 +207,7 @@ impl TestRepo {
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 
-    /// Every file under the data directory whose bytes contain `needle`.
+    /// Lists every file under the data directory whose bytes contain `needle`.
     pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
         walk(&self.data_home())
             .into_iter()
@@ -231,7 +231,7 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
-/// Every regular file below `dir`.
+/// Lists every regular file below `dir`.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -251,7 +251,7 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The step of a job result with the given name.
+/// Returns the step of a job result with the given name.
 pub fn step<'a>(job: &'a Value, name: &str) -> &'a Value {
     job["steps"]
         .as_array()
@@ -259,7 +259,7 @@ pub fn step<'a>(job: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step named {name:?} in {job:#}"))
 }
 
-/// The summary entry of job `key` in a commit's `result.json`.
+/// Returns the summary entry of job `key` in a commit's `result.json`.
 pub fn summary_job<'a>(result: &'a Value, key: &str) -> &'a Value {
     result["jobs"]
         .as_array()
@@ -298,8 +298,8 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
-/// A marker number unique to this test process and call site, for
-/// `sleep <marker>` processes searched in /proc.
+/// Returns a number unique to this test process and `seed`, used as the
+/// argument of `sleep` processes searched in /proc.
 pub fn marker(seed: u32) -> String {
     format!("{}", 900_000 + (std::process::id() % 1000) * 100 + seed)
 }

@@ -31,7 +31,7 @@ pub enum GitError {
     },
 }
 
-/// What `htci run` needs to know about the commit under test.
+/// Facts about the commit under test and its repository.
 #[derive(Debug, Clone)]
 pub struct RepoInfo {
     /// Top level of the working tree.
@@ -133,7 +133,8 @@ pub fn inspect(path: &Path) -> Result<RepoInfo, GitError> {
     })
 }
 
-/// The branch checked out, else a tag at HEAD, else `HEAD` itself.
+/// Resolves the ref: the branch checked out, else a tag at HEAD, else
+/// `HEAD` itself.
 fn resolve_ref(root: &Path) -> Result<(String, String, String), GitError> {
     if let Ok(full) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
         let full = full.trim().to_string();

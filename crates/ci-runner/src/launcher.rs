@@ -5,8 +5,8 @@
 //! arguments, the complete environment and the working directory, all as
 //! the process will see them) and hands it to a [`Launcher`]. The
 //! [`HostLauncher`] runs it directly on this machine in a new process
-//! group; a sandbox launcher can run the same spec inside namespaces,
-//! with the job directory bind-mounted, by implementing the same trait.
+//! group. A sandbox launcher implements the same trait to run the spec
+//! inside namespaces, with the job directory bind-mounted.
 //!
 //! Paths in a spec are produced by [`Launcher::visible_path`], which maps
 //! a path under the job directory on the host to the path the process
@@ -24,7 +24,8 @@ use nix::unistd::Pid;
 /// How long a process group has between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// One process to start: everything is given as the process sees it.
+/// One process to start, with every path and variable as the process
+/// will read them.
 #[derive(Debug, Clone)]
 pub struct LaunchSpec {
     /// Program name (looked up in the `PATH` of `env`) or absolute path.
@@ -35,7 +36,7 @@ pub struct LaunchSpec {
     pub working_dir: PathBuf,
 }
 
-/// How a process ended.
+/// The exit of a process: a code or a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitKind {
     Code(i32),
@@ -43,7 +44,7 @@ pub enum ExitKind {
 }
 
 impl ExitKind {
-    /// The exit code a shell would report: the code, or 128 + signal.
+    /// Returns the exit code a shell would report: the code, or 128 + signal.
     pub fn code(self) -> i32 {
         match self {
             ExitKind::Code(code) => code,
@@ -87,15 +88,15 @@ pub trait Process: Send {
 pub trait Launcher: Send + Sync {
     fn launch(&self, spec: &LaunchSpec) -> Result<Box<dyn Process>, LaunchError>;
 
-    /// Maps a path on the host (under the job directory) to the path the
-    /// launched process sees.
+    /// Maps a path on the host (under the job directory) to the path that
+    /// the launched process opens for it.
     fn visible_path(&self, host_path: &Path) -> PathBuf;
 
     /// Returns whether `program` can be found in `path_var` (a `PATH`
     /// value) where processes run.
     fn has_program(&self, program: &str, path_var: &str) -> bool;
 
-    /// A short name for results: `{"kind": "<name>"}`.
+    /// Returns the isolation name stored in results as `{"kind": "<name>"}`.
     fn isolation_kind(&self) -> &'static str;
 }
 

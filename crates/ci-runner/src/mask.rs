@@ -39,7 +39,8 @@ impl Masker {
             values.push(candidate.to_string());
         }
 
-        // Longest first, so a value containing a shorter one is hidden whole.
+        // Sorted by length, longest first, so a value containing a shorter one
+        // is hidden whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 

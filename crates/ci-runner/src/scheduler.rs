@@ -78,7 +78,7 @@ pub struct LegResult {
     pub continue_on_error: bool,
 }
 
-/// What the scheduler keeps per job definition.
+/// Scheduler state of one job definition.
 struct Unit {
     workflow_index: usize,
     job_id: String,
@@ -229,8 +229,8 @@ fn finish_units(units: &mut [Unit]) {
     }
 }
 
-/// The `needs` context of a unit and the inputs of its status functions,
-/// which see every job it depends on, directly or through other jobs.
+/// Builds the `needs` context of a unit and the inputs of its status
+/// functions, which cover every job it depends on, directly or not.
 fn needs_context(units: &[Unit], unit: &Unit, cancelled: bool) -> (Value, StatusState) {
     let find = |id: &str| {
         units
@@ -268,7 +268,7 @@ fn needs_context(units: &[Unit], unit: &Unit, cancelled: bool) -> (Value, Status
     )
 }
 
-/// The result of a whole job for `needs.<id>.result`: a failed leg (without
+/// Computes the result of a whole job for `needs.<id>.result`: a failed leg (without
 /// continue-on-error) makes it `failure`, then `cancelled`, then `success`
 /// if any leg succeeded, else `skipped`. Outputs of the legs are merged
 /// in leg order.
@@ -343,7 +343,7 @@ fn start_ready_units(
     }
 }
 
-/// The contexts a job sees before it starts.
+/// Builds the contexts of a job before it starts.
 fn base_contexts(settings: &RunSettings, selected: &SelectedWorkflow, needs: Value) -> Contexts {
     let mut contexts = Contexts::default();
     let event = crate::executor::contexts::event_payload(&settings.run, &selected.info);
@@ -459,7 +459,7 @@ fn plan_unit(
     }
 }
 
-/// The matrix combinations of a job, or `[None]` without a matrix.
+/// Expands the matrix of a job into combinations, `[None]` without one.
 fn expand_matrix(
     job: &Job,
     contexts: &Contexts,
@@ -472,7 +472,7 @@ fn expand_matrix(
     Ok(combinations.into_iter().map(Some).collect())
 }
 
-/// The matrix definition as JSON, with expression parts evaluated.
+/// Converts the matrix definition to JSON, evaluating expression parts.
 fn matrix_json(model_matrix: &model::Matrix, contexts: &Contexts) -> Result<Value, String> {
     let evaluate = |template: &model::Template| {
         eval::value(&template.value, contexts).map_err(|e| format!("matrix: {e}"))
@@ -696,7 +696,7 @@ fn empty_outcome(status: Status, log: String) -> JobOutcome {
     }
 }
 
-/// A leg cancelled before it started (Ctrl-C or fail-fast).
+/// Records a leg cancelled before it started (Ctrl-C or fail-fast).
 fn cancelled_leg(unit: &Unit, task: &LegTask) -> LegResult {
     LegResult {
         workflow_index: unit.workflow_index,
@@ -712,7 +712,8 @@ fn cancelled_leg(unit: &Unit, task: &LegTask) -> LegResult {
     }
 }
 
-/// A job that did not run (skipped by `if:`, cancelled, or failed to plan).
+/// Records a job that did not run (skipped by `if:`, cancelled, or
+/// failed to plan).
 fn finished_leg(
     settings: &RunSettings,
     selected: &SelectedWorkflow,

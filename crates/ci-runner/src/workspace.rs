@@ -10,7 +10,7 @@
 //!   tool-cache/   RUNNER_TOOL_CACHE
 //! ```
 //!
-//! Everything a step's process sees lives in this one directory, so a
+//! Every file a step's process uses lives in this one directory, so a
 //! sandbox can bind-mount it. The workspace is a real checkout made with
 //! `git clone --shared --no-checkout` and a checkout of the commit; for a
 //! dirty tree the changed and untracked (not ignored) files of the user's

@@ -451,7 +451,7 @@ fn install_signal_handlers() -> Result<Arc<AtomicBool>, InputError> {
     Ok(flag)
 }
 
-/// A fresh directory for the job workspaces of this run.
+/// Creates a fresh directory for the job workspaces of this run.
 fn create_run_dir() -> Result<PathBuf, InputError> {
     let base = std::env::temp_dir();
     let dir = base.join(format!("htci-run-{}-{}", std::process::id(), run_id()));
@@ -464,7 +464,7 @@ fn create_run_dir() -> Result<PathBuf, InputError> {
     Ok(dir)
 }
 
-/// A run id from the clock: unique enough to tell local runs apart.
+/// Returns a run id from the clock, unique enough to tell local runs apart.
 fn run_id() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

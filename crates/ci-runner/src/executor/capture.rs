@@ -40,7 +40,7 @@ impl Cancel {
     }
 }
 
-/// How a supervised process ended.
+/// The end of a supervised process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Exited(ExitKind),

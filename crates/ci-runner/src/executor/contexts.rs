@@ -48,7 +48,7 @@ pub struct RunInfo {
     /// `X64` or `ARM64`, as GitHub names architectures.
     pub arch: String,
     pub debug: bool,
-    /// `inputs` of a `workflow_dispatch` run; `{}` for other events.
+    /// Variables copied from the runner's environment ([`PASSTHROUGH_ENV`]).
     pub passthrough_env: Vec<(String, String)>,
 }
 

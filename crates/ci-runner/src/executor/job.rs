@@ -40,8 +40,7 @@ pub struct JobEnv {
     pub defaults: RunDefaults,
 }
 
-/// What a job definition gives the executor, already detached from the
-/// workflow model.
+/// The executor's input for one job, detached from the workflow model.
 #[derive(Debug, Clone)]
 pub struct JobPlan {
     pub job_id: String,
@@ -84,7 +83,7 @@ pub struct JobState {
     file_index: usize,
 }
 
-/// How a job ended.
+/// The end state of a job: status, steps, outputs and log.
 #[derive(Debug, Clone)]
 pub struct JobOutcome {
     pub status: Status,
@@ -102,7 +101,7 @@ impl JobState {
         self.file_index
     }
 
-    /// The env map of a step: workflow and job env, then `GITHUB_ENV`,
+    /// Builds the env map of a step: workflow and job env, then `GITHUB_ENV`,
     /// then the env inherited by a composite action, then the step's own.
     pub fn merged_env(&self, scope: &Scope, own: &[(String, String)]) -> Vec<(String, String)> {
         let mut merged: Vec<(String, String)> = Vec::new();
@@ -161,7 +160,7 @@ impl JobState {
         parts.join(":")
     }
 
-    /// The complete environment of a step's process.
+    /// Builds the complete environment of a step's process.
     pub fn process_env(
         &self,
         env: &JobEnv,
@@ -237,8 +236,8 @@ impl JobState {
     }
 }
 
-/// Runs a job to its end. Never panics on bad input: every problem ends
-/// as a failed step or job with the reason in its log.
+/// Runs a job to its end. Problems with the workflow end as a failed
+/// step or job with the reason in its log.
 pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
@@ -411,7 +410,7 @@ fn kill_leftovers(processes: &mut [Box<dyn Process>]) {
     }
 }
 
-/// Where a job's directories go: `<run dir>/<index>-<job key>`.
+/// Returns the folder name of a job's directories: `<index>-<job key>`.
 pub fn job_dir_key(index: usize, key: &str) -> String {
     format!("{index:03}-{}", workspace::sanitize(key))
 }

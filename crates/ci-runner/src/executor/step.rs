@@ -29,7 +29,7 @@ pub enum Flex<T> {
     Expression(String),
 }
 
-/// What a step does.
+/// The action of a step: a script or a `uses:` reference.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepKind {
     Run {
@@ -235,7 +235,7 @@ impl StepLog<'_> {
     }
 }
 
-/// What running a step's body produced, before `continue-on-error`.
+/// The result of a step's body, before `continue-on-error` applies.
 pub struct BodyResult {
     pub outcome: Status,
     pub exit_code: Option<i32>,
@@ -465,8 +465,8 @@ fn run_body(
     }
 }
 
-/// The step's time limit: its `timeout-minutes` (or none), capped by what
-/// is left of the job's time.
+/// Computes the step's time limit: its `timeout-minutes` (or none),
+/// capped by the time left to the job.
 fn step_time_limit(
     def: &StepDef,
     contexts: &Contexts,
