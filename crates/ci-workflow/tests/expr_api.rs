@@ -457,3 +457,32 @@ fn format_error_quotes_only_literal() {
          write '{{' and '}}' for literal braces"
     );
 }
+
+#[test]
+fn object_lookup_small_and_large() {
+    use ci_workflow::expr::Object;
+    for size in [1, 8, 9, 50] {
+        let mut object = Object::new();
+        for index in 0..size {
+            object.insert(format!("Key{index}"), Value::Number(index as f64));
+        }
+        for index in 0..size {
+            let expected = Value::Number(index as f64);
+            assert_eq!(
+                object.get(&format!("KEY{index}")),
+                Some(&expected),
+                "size {size}"
+            );
+            assert_eq!(
+                object.get(&format!("key{index}")),
+                Some(&expected),
+                "size {size}"
+            );
+        }
+        assert_eq!(object.get("missing"), None);
+        let replaced = object.insert("KEY0", Value::Null);
+        assert_eq!(replaced, Some(Value::Number(0.0)));
+        assert_eq!(object.len(), size);
+        assert_eq!(object.iter().next().map(|(key, _)| key), Some("Key0"));
+    }
+}

@@ -53,8 +53,14 @@ impl Kind {
 #[derive(Clone, Debug, Default)]
 pub struct Object {
     entries: Vec<(String, Value)>,
-    index: HashMap<String, usize>,
+    /// Folded key to position, built once the object has more than
+    /// [`INDEX_THRESHOLD`] properties. Smaller objects are scanned.
+    index: Option<HashMap<String, usize>>,
 }
+
+/// The number of properties up to which lookups scan the entries instead of
+/// hashing: most context objects are small, and a scan needs no allocation.
+const INDEX_THRESHOLD: usize = 8;
 
 impl Object {
     /// Creates an empty object.
@@ -67,23 +73,44 @@ impl Object {
     /// Returns the value it replaced.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
         let key = key.into();
-        let folded = fold_case(&key);
-        if let Some(&position) = self.index.get(&folded) {
+        if let Some(position) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[position].1, value));
         }
-        self.index.insert(folded, self.entries.len());
+
+        let position = self.entries.len();
+        if let Some(index) = &mut self.index {
+            index.insert(fold_case(&key), position);
+        }
         self.entries.push((key, value));
+        if self.index.is_none() && self.entries.len() > INDEX_THRESHOLD {
+            self.index = Some(
+                self.entries
+                    .iter()
+                    .enumerate()
+                    .map(|(position, (key, _))| (fold_case(key), position))
+                    .collect(),
+            );
+        }
         None
     }
 
     /// Looks up a property ignoring case.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        let position = if key.is_ascii() && !key.bytes().any(|b| b.is_ascii_lowercase()) {
-            self.index.get(key)
-        } else {
-            self.index.get(&fold_case(key))
+        self.position(key).map(|position| &self.entries[position].1)
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        let Some(index) = &self.index else {
+            return self
+                .entries
+                .iter()
+                .position(|(existing, _)| eq_ignore_case(existing, key));
         };
-        position.map(|&position| &self.entries[position].1)
+        if key.is_ascii() && !key.bytes().any(|b| b.is_ascii_lowercase()) {
+            index.get(key).copied()
+        } else {
+            index.get(&fold_case(key)).copied()
+        }
     }
 
     /// Returns the number of properties.
