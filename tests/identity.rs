@@ -297,3 +297,22 @@ fn broken_nsec_is_not_echoed() {
     assert!(stderr(&output).contains("[runner] nsec: invalid secret key"));
     assert_no_secret(&output, broken);
 }
+
+#[test]
+fn whoami_warns_about_shared_identity_file() {
+    let home = Home::new();
+    assert_eq!(home.htci(&["init"]).status.code(), Some(0));
+    let path = home.runner_toml();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let output = home.htci(&["whoami"]);
+    assert_eq!(output.status.code(), Some(0));
+    let message = stderr(&output);
+    assert!(message.starts_with("warning: "), "{message}");
+    assert!(message.contains("mode 644"), "{message}");
+    assert!(
+        message.contains(&format!("run chmod 600 {}", path.display())),
+        "{message}"
+    );
+    assert_no_secret(&output, &nsec_in(&path));
+}

@@ -625,15 +625,22 @@ fn rename_into_place(temp: &Path, path: &Path, overwrite: bool) -> std::io::Resu
     Ok(())
 }
 
+/// Returns a warning when other users can access the identity file, which
+/// contains the secret key: any permission bit for group or others.
+pub fn permission_warning(path: &Path) -> Option<String> {
+    let mode = std::fs::metadata(path).ok()?.mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{}: mode {mode:o} lets other users access the secret key; run chmod 600 {}",
+            display_path(path),
+            path.display()
+        )
+    })
+}
+
 fn warn_if_readable_by_others(path: &Path) {
-    if let Ok(metadata) = std::fs::metadata(path)
-        && metadata.mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            path = %display_path(path),
-            mode = format!("{:o}", metadata.mode() & 0o777),
-            "the runner identity is readable by other users; run chmod 600 on it"
-        );
+    if let Some(warning) = permission_warning(path) {
+        tracing::warn!("{warning}");
     }
 }
 
@@ -823,6 +830,23 @@ repo_pattern = "tools/*"
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
+    }
+
+    #[test]
+    fn permission_warning_for_shared_file() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runner.toml");
+        RunnerConfig::generate("x", vec![])
+            .write(&path, false)
+            .unwrap();
+        assert_eq!(permission_warning(&path), None);
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let warning = permission_warning(&path).unwrap();
+        assert!(warning.contains("mode 640"), "{warning}");
+        assert!(warning.ends_with(&format!("run chmod 600 {}", path.display())));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use ci_core::config::runner::permission_warning;
 use ci_core::config::{ConfigError, RunnerConfig};
 use ci_core::dirs::display_path;
 use clap::Args;
@@ -53,7 +54,12 @@ fn load_identity() -> Result<(RunnerConfig, String), String> {
     let path = RunnerConfig::default_path().map_err(|e| e.to_string())?;
     let display = display_path(&path);
     match RunnerConfig::load(&path) {
-        Ok(config) => Ok((config, display)),
+        Ok(config) => {
+            if let Some(warning) = permission_warning(&path) {
+                eprintln!("warning: {warning}");
+            }
+            Ok((config, display))
+        }
         Err(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Err(format!(
                 "{display}: no runner identity; run htci init to create one"
