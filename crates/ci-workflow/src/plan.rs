@@ -577,13 +577,7 @@ pub fn evaluate_matrix(matrix: &Matrix, job: &str, context: &Context) -> Result<
 }
 
 fn evaluate_string(text: &str, context: &Context) -> Result<Value, ExprError> {
-    let trimmed = text.trim();
-    let single =
-        trimmed.starts_with("${{") && trimmed.ends_with("}}") && !trimmed[3..].contains("${{");
-    if single {
-        return Ok(expr::evaluate_str(trimmed, context)?.to_json());
-    }
-    Ok(Value::String(expr::interpolate(text, context)?))
+    Ok(expr::evaluate_template(text, context)?.to_json())
 }
 
 /// Returns the file name of a workflow path, made safe as a key segment.
