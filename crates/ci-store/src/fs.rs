@@ -2,15 +2,17 @@
 //! default `$XDG_DATA_HOME/hashtree-ci/` (`~/.local/share/hashtree-ci/`).
 //!
 //! [`FsStore::write_commit`] writes a whole commit folder at once: the
-//! signed summary, every signed job result and every log. The files are
-//! first written and flushed into a hidden staging folder next to the
-//! commit folder, which then replaces the commit folder in one
-//! `renameat2(RENAME_EXCHANGE)` step. At any moment, and after a crash,
-//! the commit folder contains either the previous complete run of that
-//! commit or the new complete run, never a mix. Running the same commit again replaces its folder; other
+//! signed summary, every signed job result and every log.
+//! [`FsStore::begin_commit`] does the same in steps, so logs can stream to
+//! disk while jobs run. The files are first written and flushed into a
+//! hidden staging folder next to the commit folder, which then replaces
+//! the commit folder in one `renameat2(RENAME_EXCHANGE)` step. At any
+//! moment, and after a crash, the commit folder contains either the
+//! previous complete run of that commit or the new complete run, never a
+//! mix. Running the same commit again replaces its folder, and other
 //! commits are never touched.
 //!
-//! Reading verifies every signature on the JSON exactly as stored and
+//! Reading verifies every signature on the JSON exactly as stored. It also
 //! checks that each document belongs where it was found (runner, commit
 //! and repository match the path), because a validly signed result copied
 //! into another repository's folder must not pass as that repository's.
@@ -134,8 +136,8 @@ impl FsStore {
     /// the runner of `path` and describe the commit and repository of
     /// `path`, and `summary.jobs` must list exactly the given jobs.
     ///
-    /// NOTE: logs are passed in memory; a job with gigabytes of output
-    /// needs a streaming variant.
+    /// This keeps every log in memory; [`FsStore::begin_commit`] streams
+    /// logs to disk while jobs run.
     pub fn write_commit(
         &self,
         path: &CommitPath,
@@ -143,21 +145,23 @@ impl FsStore {
         jobs: &[(String, JobResult)],
         logs: &[(String, Vec<u8>)],
     ) -> Result<PathBuf, StoreError> {
-        check_before_write(path, summary, jobs, logs)?;
+        // Check everything before the first file is created.
+        check_documents(path, summary, jobs)?;
+        check_log_paths(logs.iter().map(|(log_path, _)| log_path.as_str()))?;
 
-        let repo_dir = self.create_repo_dir(path)?;
-        let final_dir = repo_dir.join(path.commit());
-        let staging = unique_sibling(&final_dir, "staging");
-        let staged = self.stage(&staging, summary, jobs, logs);
-        if let Err(error) = staged {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(error);
+        let mut writer = self.begin_commit(path)?;
+        for (log_path, bytes) in logs {
+            writer.write_log(log_path, bytes)?;
         }
+        writer.finish(summary, jobs)
+    }
 
-        replace_dir(&staging, &final_dir)?;
-        sync_dir(&repo_dir)?;
-        tracing::debug!(dir = %final_dir.display(), jobs = jobs.len(), "stored commit results");
-        Ok(final_dir)
+    /// Starts writing a run of a commit: logs can be written while jobs
+    /// run, and [`CommitWriter::finish`] adds the signed results and puts
+    /// the folder in place. Until then, readers see the previous run.
+    pub fn begin_commit(&self, path: &CommitPath) -> Result<CommitWriter, StoreError> {
+        let repo_dir = self.create_repo_dir(path)?;
+        CommitWriter::create(path.clone(), repo_dir)
     }
 
     /// Reads one commit folder and verifies every file in it.
@@ -267,41 +271,14 @@ impl FsStore {
         }
         Ok(dir)
     }
-
-    /// Writes every file of a commit into `staging`.
-    fn stage(
-        &self,
-        staging: &Path,
-        summary: &CommitResult,
-        jobs: &[(String, JobResult)],
-        logs: &[(String, Vec<u8>)],
-    ) -> Result<(), StoreError> {
-        let mut created = HashSet::new();
-        create_dir_once(staging, &mut created)?;
-        write_json(&staging.join(RESULT_FILE), summary)?;
-        for (key, job) in jobs {
-            let file = staging.join(job_result_path(key));
-            create_parents(staging, &file, &mut created)?;
-            write_json(&file, job)?;
-        }
-        for (relative, bytes) in logs {
-            let file = staging.join(relative);
-            create_parents(staging, &file, &mut created)?;
-            write_new_file(&file, bytes)?;
-        }
-        // Flush every folder, deepest first, so each file's entry is durable
-        // before the staging folder is renamed into place.
-        let mut dirs: Vec<&PathBuf> = created.iter().collect();
-        dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
-        dirs.into_iter().try_for_each(|dir| sync_dir(dir))
-    }
 }
 
-fn check_before_write(
+/// Checks that every result is signed, belongs at `path`, and that the
+/// summary lists exactly the given jobs.
+fn check_documents(
     path: &CommitPath,
     summary: &CommitResult,
     jobs: &[(String, JobResult)],
-    logs: &[(String, Vec<u8>)],
 ) -> Result<(), StoreError> {
     check_document(path, "the commit summary", summary, |s| {
         (&s.runner_npub, &s.commit, &s.repo_hash)
@@ -330,17 +307,23 @@ fn check_before_write(
         });
     }
 
-    let mut log_paths = HashSet::new();
-    for (log_path, _) in logs {
+    Ok(())
+}
+
+/// Checks that every log path is valid and unique, and that none is the
+/// folder of another.
+fn check_log_paths<'a>(log_paths: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    for log_path in log_paths {
         validate_log_path(log_path)?;
-        if !log_paths.insert(log_path.as_str()) {
+        if !seen.insert(log_path) {
             return Err(StoreError::Duplicate {
                 what: "log path",
-                value: log_path.clone(),
+                value: log_path.to_string(),
             });
         }
     }
-    check_log_paths_do_not_nest(&log_paths)
+    check_log_paths_do_not_nest(&seen)
 }
 
 /// Rejects a log path that is also a folder of another log path, such as
@@ -506,33 +489,6 @@ fn write_json<T: serde::Serialize>(file: &Path, document: &T) -> Result<(), Stor
     write_new_file(file, &bytes)
 }
 
-fn create_dir_once(dir: &Path, created: &mut HashSet<PathBuf>) -> Result<(), StoreError> {
-    if created.contains(dir) {
-        return Ok(());
-    }
-    std::fs::create_dir(dir).map_err(|e| StoreError::io("create folder", dir, e))?;
-    created.insert(dir.to_path_buf());
-    Ok(())
-}
-
-/// Creates the folders between `staging` and `file`.
-fn create_parents(
-    staging: &Path,
-    file: &Path,
-    created: &mut HashSet<PathBuf>,
-) -> Result<(), StoreError> {
-    let Some(parent) = file.parent() else {
-        return Ok(());
-    };
-    let relative = parent.strip_prefix(staging).unwrap_or(Path::new(""));
-    let mut dir = staging.to_path_buf();
-    for component in relative.components() {
-        dir.push(component);
-        create_dir_once(&dir, created)?;
-    }
-    Ok(())
-}
-
 /// Moves `staging` to `final_dir`, replacing an existing folder in one
 /// step where the file system allows it.
 fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
@@ -574,6 +530,10 @@ fn read_dir_names(dir: &Path) -> Result<Vec<String>, StoreError> {
     }
     Ok(names)
 }
+
+mod writer;
+
+pub use writer::CommitWriter;
 
 #[cfg(test)]
 mod tests;

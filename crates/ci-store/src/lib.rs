@@ -18,6 +18,6 @@ pub mod locate;
 pub mod path;
 
 pub use error::StoreError;
-pub use fs::{FsStore, Listing, StoredCommit, StoredDocument, StoredJob};
+pub use fs::{CommitWriter, FsStore, Listing, StoredCommit, StoredDocument, StoredJob};
 pub use locate::{OwnerSource, RepoLocation, locate_repo};
 pub use path::{CommitPath, job_key, job_log_path, step_log_path};

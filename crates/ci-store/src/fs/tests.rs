@@ -549,3 +549,121 @@ fn failed_write_keeps_previous_run() {
     assert_eq!(stored.summary.result, first.summary);
     assert!(stored.is_verified());
 }
+
+#[test]
+fn streamed_logs_are_stored() {
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+
+    let mut writer = store.begin_commit(&run.path).unwrap();
+    let staging = writer.staging_dir().to_path_buf();
+    assert!(staging.is_dir());
+    let mut log = writer.create_log(&job_log_path("ci.job0")).unwrap();
+    log.write_all(b"line 1\n").unwrap();
+    log.write_all(b"line 2\n").unwrap();
+    drop(log);
+    writer
+        .write_log(&step_log_path("ci.job0", 1, "Run tests"), b"step")
+        .unwrap();
+
+    // Nothing is visible until finish.
+    assert!(!store.commit_dir(&run.path).exists());
+    let listing = store
+        .list_results(None, run.path.owner_npub(), REPO)
+        .unwrap();
+    assert!(listing.commits.is_empty());
+    assert!(listing.unreadable.is_empty());
+
+    let commit_dir = writer.finish(&run.summary, &run.jobs).unwrap();
+    assert!(!staging.exists());
+    assert_eq!(
+        std::fs::read(commit_dir.join("logs/ci.job0/job.log")).unwrap(),
+        b"line 1\nline 2\n"
+    );
+    assert!(store.read_commit(&run.path).unwrap().is_verified());
+}
+
+#[test]
+fn unfinished_writer_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+    let mut writer = store.begin_commit(&run.path).unwrap();
+    let staging = writer.staging_dir().to_path_buf();
+    writer
+        .write_log("logs/ci.job0/job.log", b"partial")
+        .unwrap();
+    drop(writer);
+
+    assert!(!staging.exists());
+    let repo_dir = store.commit_dir(&run.path).parent().unwrap().to_path_buf();
+    assert_eq!(std::fs::read_dir(repo_dir).unwrap().count(), 0);
+}
+
+#[test]
+fn writer_rejects_bad_log_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+    let mut writer = store.begin_commit(&run.path).unwrap();
+
+    let error = writer.create_log("logs/../../escape.log").unwrap_err();
+    assert!(matches!(
+        error,
+        StoreError::InvalidComponent {
+            what: "log path",
+            ..
+        }
+    ));
+    writer.write_log("logs/a.log", b"1").unwrap();
+    let error = writer.write_log("logs/a.log", b"2").unwrap_err();
+    assert!(matches!(error, StoreError::Duplicate { .. }));
+    let error = writer.write_log("logs/a.log/b.log", b"3").unwrap_err();
+    assert!(matches!(error, StoreError::Duplicate { .. }));
+}
+
+#[test]
+fn failed_finish_keeps_previous_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let first = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+    write(&store, &first).unwrap();
+
+    let mut writer = store.begin_commit(&first.path).unwrap();
+    writer.write_log("logs/ci.job0/job.log", b"new").unwrap();
+    let mut unsigned = first.summary.clone();
+    unsigned.signature = None;
+    assert!(writer.finish(&unsigned, &first.jobs).is_err());
+
+    let stored = store.read_commit(&first.path).unwrap();
+    assert!(stored.is_verified());
+    assert_eq!(
+        std::fs::read(stored.dir.join("logs/ci.job0/job.log")).unwrap(),
+        b"log of job0"
+    );
+    let repo_dir = stored.dir.parent().unwrap();
+    assert_eq!(std::fs::read_dir(repo_dir).unwrap().count(), 1);
+}
