@@ -486,3 +486,20 @@ fn object_lookup_small_and_large() {
         assert_eq!(object.iter().next().map(|(key, _)| key), Some("Key0"));
     }
 }
+
+#[test]
+fn format_checks_string_before_arguments() {
+    let error = evaluate_str("format('{0} {', fromJSON(''))", &Context::new()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "format: invalid format string '{0} {': expected '{N}' with a number N at character 5; \
+         write '{{' and '}}' for literal braces"
+    );
+}
+
+#[test]
+fn format_evaluates_each_argument_once() {
+    let context = Context::new().with("matrix", json!({"x": "é"}));
+    let text = evaluate_str("format('{0}{0}{1}{0}', matrix.x, 1)", &context).unwrap();
+    assert_eq!(text, Value::string("éé1é"));
+}

@@ -30,15 +30,13 @@ pub(crate) fn call<'a>(
         Function::Cancelled => Value::Bool(status.cancelled()),
         Function::Failure => Value::Bool(status.failure()),
         Function::Case => return case(args, context),
+        Function::Format => Value::String(format(args, context)?),
         _ => {
             let values = args
                 .iter()
                 .map(|arg| eval_value(arg, context))
                 .collect::<Result<Vec<_>, _>>()?;
-            // A format string that comes from a context may be a secret, so
-            // error messages quote only a literal one.
-            let literal_first = matches!(args.first(), Some(Expr::Literal(_)));
-            call_with_values(function, &values, literal_first, context)?
+            call_with_values(function, &values, context)?
         }
     };
     Ok(Cow::Owned(result))
@@ -47,7 +45,6 @@ pub(crate) fn call<'a>(
 fn call_with_values(
     function: Function,
     args: &[Cow<'_, Value>],
-    literal_first: bool,
     context: &Context,
 ) -> Result<Value, ExprError> {
     match function {
@@ -58,7 +55,6 @@ fn call_with_values(
         Function::EndsWith => Ok(Value::Bool(affix(&args[0], &args[1], |text, suffix| {
             text.ends_with(suffix)
         }))),
-        Function::Format => format(&args[0], &args[1..], literal_first).map(Value::String),
         Function::Join => join(&args[0], args.get(1).map(|sep| sep.as_ref())).map(Value::String),
         Function::ToJson => to_json(&args[0]).map(Value::String),
         Function::FromJson => from_json(&args[0]),
@@ -70,8 +66,9 @@ fn call_with_values(
         | Function::Always
         | Function::Cancelled
         | Function::Failure
-        | Function::Case => {
-            unreachable!("status functions and case evaluate their own arguments")
+        | Function::Case
+        | Function::Format => {
+            unreachable!("status functions, case and format evaluate their own arguments")
         }
     }
 }
@@ -163,72 +160,110 @@ impl BoundedString {
 
 /// `format(text, args...)`: replaces `{N}` with the string form of argument
 /// N (counting from 0), `{{` with `{` and `}}` with `}`. Any other brace is
-/// an error, as is an index past the last argument. Error messages quote the
-/// format string only when `quote_template` is set.
-fn format(
-    template: &Value,
-    args: &[Cow<'_, Value>],
-    quote_template: bool,
-) -> Result<String, ExprError> {
-    let template = template.to_display_string();
-    let quoted = if quote_template {
-        format!(" '{template}'")
-    } else {
-        String::new()
+/// an error, as is an index past the last argument. As in GitHub's runner,
+/// the whole format string is checked first, and then only the arguments it
+/// references are evaluated.
+fn format<'a>(args: &'a [Expr], context: &'a Context) -> Result<String, ExprError> {
+    let template = eval_value(&args[0], context)?.to_display_string();
+    // A format string that comes from a context may be a secret, so error
+    // messages quote only a literal one.
+    let quoted = match &args[0] {
+        Expr::Literal(_) => format!(" '{template}'"),
+        _ => String::new(),
     };
-    let invalid = |position: usize, reason: &str| ExprError::Function {
-        function: "format",
-        message: format!(
-            "invalid format string{quoted}: {reason} at character {}; \
-             write '{{{{' and '}}}}' for literal braces",
-            position + 1
-        ),
-    };
+    let segments = parse_format(&template, args.len() - 1, &quoted)?;
 
-    let chars: Vec<char> = template.chars().collect();
+    let mut cache: Vec<Option<String>> = vec![None; args.len() - 1];
     let mut out = BoundedString::new("format");
-    let mut position = 0;
-    while position < chars.len() {
-        let c = chars[position];
-        let next = chars.get(position + 1).copied();
-        match (c, next) {
-            ('{', Some('{')) | ('}', Some('}')) => {
-                out.push(c)?;
-                position += 2;
-            }
-            ('}', _) => return Err(invalid(position, "unmatched '}'")),
-            ('{', _) => {
-                let digits = chars[position + 1..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
-                let close = position + 1 + digits;
-                if digits == 0 || chars.get(close) != Some(&'}') {
-                    return Err(invalid(position, "expected '{N}' with a number N"));
+    for segment in segments {
+        match segment {
+            FormatSegment::Text(text) => out.push_str(text)?,
+            FormatSegment::Brace(brace) => out.push(brace)?,
+            FormatSegment::Arg(index) => {
+                if cache[index].is_none() {
+                    let value = eval_value(&args[index + 1], context)?;
+                    cache[index] = Some(value.to_display_string());
                 }
-                let digits: String = chars[position + 1..close].iter().collect();
-                let arg = digits
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|index| args.get(index))
-                    .ok_or_else(|| ExprError::Function {
-                        function: "format",
-                        message: format!(
-                            "format string{quoted} references {{{digits}}} but only {} \
-                             argument(s) follow it",
-                            args.len()
-                        ),
-                    })?;
-                out.push_str(&arg.to_display_string())?;
-                position = close + 1;
-            }
-            _ => {
-                out.push(c)?;
-                position += 1;
+                out.push_str(cache[index].as_deref().unwrap_or_default())?;
             }
         }
     }
     Ok(out.text)
+}
+
+/// A piece of a parsed format string.
+enum FormatSegment<'t> {
+    Text(&'t str),
+    /// An escaped `{` or `}`.
+    Brace(char),
+    /// A `{N}` placeholder, by argument index.
+    Arg(usize),
+}
+
+/// Splits a format string into text, escaped braces and placeholders,
+/// checking every placeholder against the `arg_count` arguments.
+fn parse_format<'t>(
+    template: &'t str,
+    arg_count: usize,
+    quoted: &str,
+) -> Result<Vec<FormatSegment<'t>>, ExprError> {
+    let invalid = |offset: usize, reason: &str| ExprError::Function {
+        function: "format",
+        message: format!(
+            "invalid format string{quoted}: {reason} at character {}; \
+             write '{{{{' and '}}}}' for literal braces",
+            template[..offset].chars().count() + 1
+        ),
+    };
+
+    let bytes = template.as_bytes();
+    let mut segments = Vec::new();
+    let mut text_start = 0;
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let brace = bytes[offset];
+        if brace != b'{' && brace != b'}' {
+            offset += 1;
+            continue;
+        }
+        if text_start < offset {
+            segments.push(FormatSegment::Text(&template[text_start..offset]));
+        }
+        if bytes.get(offset + 1) == Some(&brace) {
+            segments.push(FormatSegment::Brace(char::from(brace)));
+            offset += 2;
+        } else if brace == b'}' {
+            return Err(invalid(offset, "unmatched '}'"));
+        } else {
+            let digits = bytes[offset + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let close = offset + 1 + digits;
+            if digits == 0 || bytes.get(close) != Some(&b'}') {
+                return Err(invalid(offset, "expected '{N}' with a number N"));
+            }
+            let digits = &template[offset + 1..close];
+            let index = digits
+                .parse::<usize>()
+                .ok()
+                .filter(|index| *index < arg_count)
+                .ok_or_else(|| ExprError::Function {
+                    function: "format",
+                    message: format!(
+                        "format string{quoted} references {{{digits}}} but only {arg_count} \
+                         argument(s) follow it"
+                    ),
+                })?;
+            segments.push(FormatSegment::Arg(index));
+            offset = close + 1;
+        }
+        text_start = offset;
+    }
+    if text_start < bytes.len() {
+        segments.push(FormatSegment::Text(&template[text_start..]));
+    }
+    Ok(segments)
 }
 
 /// `join(array, separator)`: the string forms of the elements joined with

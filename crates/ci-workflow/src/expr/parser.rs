@@ -142,7 +142,7 @@ impl Function {
     fn arity(self) -> (usize, usize, &'static str) {
         match self {
             Function::Contains | Function::StartsWith | Function::EndsWith => (2, 2, "2 arguments"),
-            Function::Format => (1, usize::MAX, "at least 1 argument"),
+            Function::Format => (1, 255, "1 to 255 arguments"),
             Function::Join => (1, 2, "1 or 2 arguments"),
             Function::ToJson | Function::FromJson => (1, 1, "1 argument"),
             Function::HashFiles => (1, usize::MAX, "at least 1 argument"),
