@@ -161,6 +161,7 @@ impl FsStore {
     /// the folder in place. Until then, readers see the previous run.
     pub fn begin_commit(&self, path: &CommitPath) -> Result<CommitWriter, StoreError> {
         let repo_dir = self.create_repo_dir(path)?;
+        remove_stale_folders(&repo_dir);
         CommitWriter::create(path.clone(), repo_dir)
     }
 
@@ -512,6 +513,44 @@ fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
 
 fn remove_old(dir: &Path) -> Result<(), StoreError> {
     std::fs::remove_dir_all(dir).map_err(|e| StoreError::io("remove old folder", dir, e))
+}
+
+/// Removes the staging and replaced folders that a killed writer left in
+/// `repo_dir`: hidden folders named `.<commit>.staging-<pid>-<n>` or
+/// `.<commit>.replaced-<pid>-<n>` whose process no longer exists.
+///
+/// NOTE: liveness is checked through `/proc/<pid>`, so a leftover whose
+/// pid was reused by an unrelated process stays until that process ends.
+fn remove_stale_folders(repo_dir: &Path) {
+    let Ok(names) = read_dir_names(repo_dir) else {
+        return;
+    };
+    for name in names {
+        let Some(pid) = writer_pid(&name) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let dir = repo_dir.join(&name);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => tracing::info!(dir = %dir.display(), "removed a folder left by a killed run"),
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "cannot remove a stale folder")
+            }
+        }
+    }
+}
+
+/// Returns the writer's pid from a staging or replaced folder name.
+fn writer_pid(name: &str) -> Option<u32> {
+    if !name.starts_with('.') {
+        return None;
+    }
+    let (_, rest) = name
+        .split_once(".staging-")
+        .or_else(|| name.split_once(".replaced-"))?;
+    rest.split_once('-')?.0.parse().ok()
 }
 
 /// Returns the UTF-8 entry names of a folder; a missing folder has none.

@@ -667,3 +667,45 @@ fn failed_finish_keeps_previous_run() {
     let repo_dir = stored.dir.parent().unwrap();
     assert_eq!(std::fs::read_dir(repo_dir).unwrap().count(), 1);
 }
+
+#[test]
+fn stale_staging_of_dead_writer_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+    write(&store, &run).unwrap();
+    let repo_dir = store.commit_dir(&run.path).parent().unwrap().to_path_buf();
+
+    // Pids never exceed 2^22 on Linux, so 999999999 is never alive.
+    let dead = repo_dir.join(format!(".{}.staging-999999999-0", commit_hash(2)));
+    let dead_replaced = repo_dir.join(format!(".{}.replaced-999999999-3", commit_hash(1)));
+    let alive = repo_dir.join(format!(
+        ".{}.staging-{}-77",
+        commit_hash(3),
+        std::process::id()
+    ));
+    for folder in [&dead, &dead_replaced, &alive] {
+        std::fs::create_dir_all(folder.join("logs")).unwrap();
+    }
+
+    let writer = store.begin_commit(&run.path).unwrap();
+    assert!(!dead.exists());
+    assert!(!dead_replaced.exists());
+    assert!(alive.exists());
+    drop(writer);
+    assert!(store.commit_dir(&run.path).exists());
+}
+
+#[test]
+fn writer_pid_parsing() {
+    assert_eq!(writer_pid(".abc.staging-123-4"), Some(123));
+    assert_eq!(writer_pid(".abc.replaced-55-0"), Some(55));
+    assert_eq!(writer_pid("abc.staging-123-4"), None);
+    assert_eq!(writer_pid(".abc.tmp-123-4"), None);
+    assert_eq!(writer_pid(".abc.staging-x-4"), None);
+}
