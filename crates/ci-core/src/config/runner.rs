@@ -296,10 +296,19 @@ impl RunnerConfig {
 
         let limits = &self.limits;
         out.push_str("\n[runner.limits]\n");
-        out.push_str(&format!(
-            "max_concurrent_jobs = {}\n",
-            limits.max_concurrent_jobs
-        ));
+        if limits.max_concurrent_jobs == Limits::default().max_concurrent_jobs {
+            // Left unset, so the default follows the CPU count of the
+            // machine the file is used on.
+            out.push_str(&format!(
+                "# max_concurrent_jobs = {} (default: number of CPUs)\n",
+                limits.max_concurrent_jobs
+            ));
+        } else {
+            out.push_str(&format!(
+                "max_concurrent_jobs = {}\n",
+                limits.max_concurrent_jobs
+            ));
+        }
         out.push_str(&format!("job_timeout_secs = {}\n", limits.job_timeout_secs));
         out.push_str(&format!(
             "max_artifact_size = {}\n",
@@ -735,6 +744,21 @@ repo_pattern = "tools/*"
         assert_eq!(back.container, config.container);
         assert_eq!(back.images, config.images);
         assert_eq!(back.allowed_repos, config.allowed_repos);
+    }
+
+    #[test]
+    fn default_concurrency_is_left_unset() {
+        let mut config = RunnerConfig::generate("x", vec![]);
+        let cpus = Limits::default().max_concurrent_jobs;
+        assert!(config.to_toml().contains(&format!(
+            "# max_concurrent_jobs = {cpus} (default: number of CPUs)\n"
+        )));
+
+        config.limits.max_concurrent_jobs = cpus + 1;
+        let text = config.to_toml();
+        assert!(text.contains(&format!("\nmax_concurrent_jobs = {}\n", cpus + 1)));
+        let back = RunnerConfig::parse(&text, "runner.toml").unwrap();
+        assert_eq!(back.limits.max_concurrent_jobs, cpus + 1);
     }
 
     #[test]
