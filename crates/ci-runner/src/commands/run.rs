@@ -6,6 +6,7 @@
 //! or was skipped, 1 when a job failed or was cancelled, 2 for invalid
 //! input or configuration, each with a one-line reason on stderr.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use crate::executor::contexts::{self, RunInfo, WorkflowInfo};
 use crate::git::{self, RepoInfo};
-use crate::launcher::{HostLauncher, Launcher};
+use crate::launcher::HostLauncher;
 use crate::mask::Masker;
 use crate::output::Console;
 use crate::results;
@@ -105,7 +106,10 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
 
     let secrets = collect_secrets(&args.secrets, &args.secret_files)?;
     let repo = git::inspect(&args.path)?;
-    let workflows = select_workflows(&repo, args)?;
+    let (workflows, warnings) = select_workflows(&repo, args)?;
+    for warning in &warnings {
+        console.line(warning);
+    }
     if workflows.is_empty() {
         console.line(&format!(
             "no workflow of {} runs on `{}` for {}",
@@ -120,20 +124,57 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     for value in secrets.values() {
         masker.add(value);
     }
-    let mut secrets_context: Map<String, Value> = secrets
+    let cancel = install_signal_handlers()?;
+    let run_dir = create_run_dir()?;
+    let settings = RunSettings {
+        run: Arc::new(run_info(&repo, &args.event, &config)),
+        launcher: Arc::new(HostLauncher),
+        masker,
+        console,
+        cancel,
+        run_dir,
+        max_concurrent_jobs: config.limits.max_concurrent_jobs.max(1),
+        job_timeout_cap: Duration::from_secs(config.limits.job_timeout_secs.max(1)),
+        secrets: secrets_context(&secrets),
+    };
+
+    let started_at = time::OffsetDateTime::now_utc();
+    let legs = scheduler::run_all(&settings, &workflows);
+    let finished = Finished {
+        config: &config,
+        repo: &repo,
+        workflows: &workflows,
+        legs: &legs,
+        started_at,
+        finished_at: time::OffsetDateTime::now_utc(),
+    };
+    let code = report(args, &settings, &finished);
+    if std::env::var_os("HTCI_KEEP_RUN_DIR").is_none() {
+        let _ = std::fs::remove_dir_all(&settings.run_dir);
+    }
+    Ok(code)
+}
+
+/// Builds the `secrets` context: the given secrets plus an empty
+/// `GITHUB_TOKEN`.
+fn secrets_context(secrets: &BTreeMap<String, String>) -> Map<String, Value> {
+    let mut context: Map<String, Value> = secrets
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    secrets_context
+    context
         .entry("GITHUB_TOKEN".to_string())
         .or_insert(Value::String(String::new()));
+    context
+}
 
-    let cancel = install_signal_handlers()?;
-    let run_dir = create_run_dir()?;
-    let run_info = Arc::new(RunInfo {
+/// Collects the facts about the run that every job shares.
+fn run_info(repo: &RepoInfo, event: &str, config: &RunnerConfig) -> RunInfo {
+    RunInfo {
         repo: repo.clone(),
-        event_name: args.event.clone(),
+        event_name: event.to_string(),
         run_id: run_id(),
+        // NOTE: local runs are not numbered; every run is run 1, attempt 1.
         run_number: 1,
         run_attempt: 1,
         actor: std::env::var("USER").unwrap_or_else(|_| "htci".into()),
@@ -141,41 +182,26 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
         arch: contexts::host_arch().to_string(),
         debug: false,
         passthrough_env: RunInfo::passthrough_from_env(),
-    });
-    let launcher: Arc<dyn Launcher> = Arc::new(HostLauncher);
-    let settings = RunSettings {
-        run: run_info,
-        launcher: launcher.clone(),
-        masker: masker.clone(),
-        console: console.clone(),
-        cancel: cancel.clone(),
-        run_dir: run_dir.clone(),
-        max_concurrent_jobs: config.limits.max_concurrent_jobs.max(1),
-        job_timeout_cap: Duration::from_secs(config.limits.job_timeout_secs.max(1)),
-        secrets: secrets_context,
-    };
-
-    let started_at = time::OffsetDateTime::now_utc();
-    let legs = scheduler::run_all(&settings, &workflows);
-    let finished_at = time::OffsetDateTime::now_utc();
-
-    let cancelled = cancel.load(Ordering::SeqCst);
-    let stored = results::store(&results::StoreRequest {
-        config: &config,
-        repo: &repo,
-        event: &args.event,
-        workflows: &workflows,
-        legs: &legs,
-        masker: &masker,
-        isolation: launcher.isolation_kind(),
-        started_at,
-        finished_at,
-    });
-    if std::env::var_os("HTCI_KEEP_RUN_DIR").is_none() {
-        let _ = std::fs::remove_dir_all(&run_dir);
     }
+}
 
-    let rows: Vec<(String, Status, Duration)> = legs
+/// A finished run, ready to report.
+struct Finished<'a> {
+    config: &'a RunnerConfig,
+    repo: &'a RepoInfo,
+    workflows: &'a [SelectedWorkflow],
+    legs: &'a [LegResult],
+    started_at: time::OffsetDateTime,
+    finished_at: time::OffsetDateTime,
+}
+
+/// Prints the summary, stores the results, prints the JSON summary when
+/// requested, and returns the exit code.
+fn report(args: &RunArgs, settings: &RunSettings, finished: &Finished<'_>) -> ExitCode {
+    let console = &settings.console;
+    let masker = &settings.masker;
+    let rows: Vec<(String, Status, Duration)> = finished
+        .legs
         .iter()
         .map(|leg| {
             (
@@ -186,6 +212,18 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
         })
         .collect();
     console.summary(&rows);
+
+    let stored = results::store(&results::StoreRequest {
+        config: finished.config,
+        repo: finished.repo,
+        event: &args.event,
+        workflows: finished.workflows,
+        legs: finished.legs,
+        masker,
+        isolation: settings.launcher.isolation_kind(),
+        started_at: finished.started_at,
+        finished_at: finished.finished_at,
+    });
     let result_path = match &stored {
         Ok(path) => {
             console.line(&format!("result written to {}", path.display()));
@@ -200,32 +238,28 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
         }
     };
 
-    let failed = legs.iter().any(|leg| {
+    // A job with `continue-on-error` may fail without failing the run.
+    let failed = finished.legs.iter().any(|leg| {
         leg.outcome.status.is_unsuccessful()
             && !(leg.continue_on_error && leg.outcome.status == Status::Failure)
     });
+    let failed = failed || settings.cancel.load(Ordering::SeqCst);
     if args.json {
-        print_json(
-            &repo,
-            &legs,
-            &workflows,
-            result_path.as_deref(),
-            failed || cancelled,
-            &masker,
-        );
+        print_json(finished, result_path.as_deref(), failed, masker);
     }
-    if failed || cancelled || stored.is_err() {
-        return Ok(ExitCode::FAILURE);
+    if failed || stored.is_err() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads `--secret NAME=VALUE` and `--secret-file` entries.
 fn collect_secrets(
     pairs: &[String],
     files: &[PathBuf],
-) -> Result<std::collections::BTreeMap<String, String>, InputError> {
-    let mut secrets = std::collections::BTreeMap::new();
+) -> Result<BTreeMap<String, String>, InputError> {
+    let mut secrets = BTreeMap::new();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| {
             InputError(format!(
@@ -268,8 +302,12 @@ fn parse_secret(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// Loads the workflows to run and selects their jobs.
-fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkflow>, InputError> {
+/// Loads the workflows to run and selects their jobs. Also returns the
+/// loader's warnings about the selected workflows.
+fn select_workflows(
+    repo: &RepoInfo,
+    args: &RunArgs,
+) -> Result<(Vec<SelectedWorkflow>, Vec<String>), InputError> {
     let explicit = args.workflow.is_some();
     let paths = match &args.workflow {
         Some(path) => vec![resolve_workflow_path(&repo.root, path)?],
@@ -278,6 +316,7 @@ fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkf
 
     let event = build_event(repo, &args.event);
     let mut selected = Vec::new();
+    let mut warnings = Vec::new();
     for path in paths {
         let relative = path
             .strip_prefix(&repo.root)
@@ -312,6 +351,7 @@ fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkf
             path: relative,
             inputs: dispatch_inputs(&workflow, &args.event),
         };
+        warnings.extend(loaded.warnings.iter().map(ToString::to_string));
         selected.push(SelectedWorkflow {
             workflow: Arc::new(workflow),
             info,
@@ -326,7 +366,7 @@ fn select_workflows(repo: &RepoInfo, args: &RunArgs) -> Result<Vec<SelectedWorkf
             "unknown job `{job}`: no selected workflow has a job with that id; run `htci check` to list the jobs"
         )));
     }
-    Ok(selected)
+    Ok((selected, warnings))
 }
 
 /// Finds `--workflow`: a path (relative to the working directory or the
@@ -472,14 +512,8 @@ fn run_id() -> u64 {
         .unwrap_or_default()
 }
 
-fn print_json(
-    repo: &RepoInfo,
-    legs: &[LegResult],
-    workflows: &[SelectedWorkflow],
-    result_path: Option<&Path>,
-    failed: bool,
-    masker: &Masker,
-) {
+fn print_json(finished: &Finished<'_>, result_path: Option<&Path>, failed: bool, masker: &Masker) {
+    let (repo, legs, workflows) = (finished.repo, finished.legs, finished.workflows);
     let overall =
         Status::worst(legs.iter().map(|leg| leg.outcome.status)).unwrap_or(Status::Skipped);
     let jobs: Vec<Value> = legs
