@@ -104,7 +104,7 @@ fn evaluate_template_keeps_type() {
     );
     assert_eq!(
         evaluate_template(" ${{ matrix.node }} ", &context()).unwrap(),
-        Value::Number(20.0)
+        Value::string(" 20 ")
     );
     assert_eq!(
         evaluate_template("v${{ matrix.node }}", &context()).unwrap(),
@@ -144,7 +144,8 @@ fn condition_implicit_success() {
 fn condition_with_text_outside_is_string() {
     assert!(evaluate_condition("${{ false }} && x", &context()).unwrap());
     assert!(!evaluate_condition("${{ false }}", &context()).unwrap());
-    assert!(!evaluate_condition("  ${{ false }}  ", &context()).unwrap());
+    assert!(evaluate_condition("  ${{ false }}  ", &context()).unwrap());
+    assert!(evaluate_condition("${{ false }}\n", &context()).unwrap());
     assert!(!evaluate_condition("github.event_name == 'pull_request'", &context()).unwrap());
 }
 

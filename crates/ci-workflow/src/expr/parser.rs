@@ -29,6 +29,9 @@ pub const NAMED_VALUES: &[&str] = &[
 ];
 
 /// A parsed expression.
+///
+/// [`parse`] bounds the height of the tree by [`MAX_DEPTH`], which keeps
+/// evaluation's recursion shallow. A tree built by hand has no such bound.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
     /// A literal value: `null`, `true`, `1.5`, `'text'`.

@@ -6,10 +6,10 @@
 //! each result with [`Value::to_interpolated_string`] and concatenates.
 //!
 //! An `if:` condition is either a bare expression or a template. A template
-//! made of exactly one `${{ }}` (surrounding whitespace aside) is that
-//! expression, but text outside it makes the whole condition a string, so
-//! `${{ false }} && x` is the non-empty string `false && x` and therefore
-//! true. A condition that calls none of `success()`, `always()`,
+//! that is exactly one `${{ }}` is that expression. Any text outside it, even
+//! whitespace, makes the whole condition a string, as in GitHub's template
+//! reader (actions/runner, `TemplateReader.cs`), so `${{ false }} && x` is the non-empty string `false && x` and
+//! therefore true. A condition that calls none of `success()`, `always()`,
 //! `cancelled()` and `failure()` runs as `success() && (condition)`.
 
 use super::error::ExprError;
@@ -130,32 +130,24 @@ impl Template {
         })
     }
 
-    /// Returns the expression when the template is one `${{ }}` with nothing but
-    /// whitespace around it.
+    /// Returns the expression when the template is exactly one `${{ }}`,
+    /// with no text around it.
     pub fn single_expression(&self) -> Option<&Expr> {
-        let mut expressions = self.expressions();
-        let expr = expressions.next()?;
-        let only_whitespace = self.parts.iter().all(|part| match part {
-            Part::Text(text) => text.trim().is_empty(),
-            Part::Expr(_) => true,
-        });
-        (expressions.next().is_none() && only_whitespace).then_some(expr)
+        match self.parts.as_slice() {
+            [Part::Expr(expr)] => Some(expr),
+            _ => None,
+        }
     }
 
-    /// Returns the expression when the template is one `${{ }}` with nothing
-    /// but whitespace around it, else the template itself.
+    /// Returns the expression when the template is exactly one `${{ }}`,
+    /// else the template itself.
     pub fn into_single_expression(mut self) -> Result<Expr, Template> {
         if self.single_expression().is_none() {
             return Err(self);
         }
-        let position = self
-            .parts
-            .iter()
-            .position(|part| matches!(part, Part::Expr(_)))
-            .expect("a single expression exists");
-        match self.parts.swap_remove(position) {
-            Part::Expr(expr) => Ok(expr),
-            Part::Text(_) => unreachable!("the position points at an expression"),
+        match self.parts.pop() {
+            Some(Part::Expr(expr)) => Ok(expr),
+            _ => unreachable!("the only part is an expression"),
         }
     }
 
@@ -181,7 +173,7 @@ impl Template {
     }
 
     /// Evaluates the template to a value: the expression's own value when
-    /// the template is a single `${{ }}`, the text itself when it has no
+    /// the template is exactly one `${{ }}`, the text itself when it has no
     /// expressions, and the interpolated string otherwise.
     pub fn evaluate(&self, context: &Context) -> Result<Value, ExprError> {
         match self.single_expression() {
@@ -227,19 +219,15 @@ enum ConditionBody {
 impl Condition {
     /// Parses the text of an `if:` key.
     pub fn parse(if_text: &str) -> Result<Condition, ExprError> {
-        let trimmed = if_text.trim();
-        let body = if trimmed.is_empty() {
+        let body = if if_text.trim().is_empty() {
             ConditionBody::Empty
-        } else if trimmed.contains("${{") {
-            let leading = if_text.chars().count() - if_text.trim_start().chars().count();
-            let template = Template::parse(trimmed).map_err(|error| error.shift_column(leading))?;
-            match template.into_single_expression() {
+        } else if if_text.contains("${{") {
+            match Template::parse(if_text)?.into_single_expression() {
                 Ok(expr) => ConditionBody::Expr(expr),
                 Err(template) => ConditionBody::Template(template),
             }
         } else {
-            let leading = if_text.chars().count() - if_text.trim_start().chars().count();
-            ConditionBody::Expr(parse(trimmed).map_err(|error| error.shift_column(leading))?)
+            ConditionBody::Expr(parse(if_text)?)
         };
         let needs_success = match &body {
             ConditionBody::Empty => true,
