@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::yaml::Position;
 
-/// How serious a diagnostic is.
+/// Severity of a diagnostic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// The workflow cannot be used.

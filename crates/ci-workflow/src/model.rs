@@ -384,7 +384,7 @@ pub struct Job {
     pub environment: Option<Environment>,
     pub concurrency: Option<Concurrency>,
     pub permissions: Option<Permissions>,
-    /// What the job does: run steps, or call a reusable workflow.
+    /// The job's work: steps to run, or a reusable workflow to call.
     pub kind: JobKind,
 }
 
@@ -535,7 +535,7 @@ pub struct Step {
     pub name: Option<Template>,
     /// `if:`.
     pub condition: Option<Condition>,
-    /// What the step does: a command or an action.
+    /// The step's work: a command to run, or an action to use.
     pub action: StepAction,
     pub env: Env,
     pub continue_on_error: Option<Spanned<OrExpression<bool>>>,

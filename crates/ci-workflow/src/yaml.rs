@@ -1,9 +1,9 @@
 //! YAML documents as a tree of nodes that remember where they came from.
 //!
 //! The workflow loader needs the line and column of every key and value to
-//! point its diagnostics at the right place, so this module builds its own
-//! tree from the events of `yaml_rust2`'s parser (a YAML 1.2 parser whose
-//! events carry source markers). Scalars keep their text as written; the
+//! point its diagnostics at the right place. So this module builds its own
+//! tree from the events of `yaml_rust2`'s parser, a YAML 1.2 parser whose
+//! events carry source markers. Scalars keep their text as written; the
 //! YAML 1.2 core schema (`null`, booleans, integers, floats) is applied
 //! only on request by [`Scalar::resolve`]. Under that schema the key `on`
 //! is the string "on", as GitHub reads it, and never the boolean `true`
@@ -61,16 +61,21 @@ pub struct Limits {
     /// Maximum number of nodes in the tree, counting every copy that an
     /// alias (`*name`) makes of its anchored node.
     pub max_nodes: usize,
+    /// Maximum total length in bytes of all scalars in the tree, counting
+    /// alias copies, so that aliases of one long string cannot exhaust
+    /// memory either.
+    pub max_scalar_bytes: usize,
 }
 
 impl Default for Limits {
     /// Limits far above any real workflow: 1 MiB of text, 64 levels of
-    /// nesting and 200 000 nodes.
+    /// nesting, 200 000 nodes and 16 MiB of scalar text.
     fn default() -> Self {
         Limits {
             max_bytes: 1024 * 1024,
             max_depth: 64,
             max_nodes: 200_000,
+            max_scalar_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -127,9 +132,10 @@ impl Scalar {
     /// [`Scalar::text`], given the position of the scalar node. The node of
     /// a block scalar (`|`, `>`) starts at its first content character.
     ///
-    /// NOTE: exact for single-line plain and quoted scalars without escape
-    /// sequences and for literal (`|`) block scalars; for folded scalars
-    /// and multi-line flow scalars the result may be off by a few columns.
+    /// NOTE: the result is exact for literal (`|`) block scalars and for
+    /// single-line plain and quoted scalars without escape sequences. For
+    /// folded scalars and multi-line flow scalars it may be off by a few
+    /// columns.
     pub fn position_of(&self, scalar_pos: Position, offset: usize) -> Position {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
@@ -324,17 +330,42 @@ impl Node {
         }
     }
 
-    /// Counts this node and all nodes below it.
-    fn count(&self) -> usize {
+    /// Measures this node and all nodes below it.
+    fn size(&self) -> TreeSize {
         match &self.value {
-            Value::Scalar(_) => 1,
-            Value::Sequence(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
-            Value::Mapping(entries) => {
-                1 + entries
-                    .iter()
-                    .map(|(key, value)| key.count() + value.count())
-                    .sum::<usize>()
-            }
+            Value::Scalar(scalar) => TreeSize {
+                nodes: 1,
+                scalar_bytes: scalar.text.len(),
+            },
+            Value::Sequence(items) => items
+                .iter()
+                .fold(TreeSize::ONE_NODE, |total, item| total.add(item.size())),
+            Value::Mapping(entries) => entries
+                .iter()
+                .fold(TreeSize::ONE_NODE, |total, (key, value)| {
+                    total.add(key.size()).add(value.size())
+                }),
+        }
+    }
+}
+
+/// The amount of a tree that counts against [`Limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TreeSize {
+    nodes: usize,
+    scalar_bytes: usize,
+}
+
+impl TreeSize {
+    const ONE_NODE: TreeSize = TreeSize {
+        nodes: 1,
+        scalar_bytes: 0,
+    };
+
+    fn add(self, other: TreeSize) -> TreeSize {
+        TreeSize {
+            nodes: self.nodes.saturating_add(other.nodes),
+            scalar_bytes: self.scalar_bytes.saturating_add(other.scalar_bytes),
         }
     }
 }
@@ -413,8 +444,8 @@ struct TreeBuilder<'a> {
     parser: Parser<std::str::Chars<'a>>,
     limits: Limits,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, (Node, usize)>,
-    node_count: usize,
+    anchors: HashMap<usize, (Node, TreeSize)>,
+    total: TreeSize,
     root: Option<Node>,
     documents: usize,
 }
@@ -426,7 +457,10 @@ impl<'a> TreeBuilder<'a> {
             limits: *limits,
             stack: Vec::new(),
             anchors: HashMap::new(),
-            node_count: 0,
+            total: TreeSize {
+                nodes: 0,
+                scalar_bytes: 0,
+            },
             root: None,
             documents: 0,
         }
@@ -488,7 +522,13 @@ impl<'a> TreeBuilder<'a> {
         tag: Option<Tag>,
         pos: Position,
     ) -> Result<(), YamlError> {
-        self.count_nodes(1, pos)?;
+        self.count(
+            TreeSize {
+                nodes: 1,
+                scalar_bytes: text.len(),
+            },
+            pos,
+        )?;
         let style = match style {
             TScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
             TScalarStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
@@ -508,7 +548,7 @@ impl<'a> TreeBuilder<'a> {
     }
 
     fn open(&mut self, pos: Position) -> Result<(), YamlError> {
-        self.count_nodes(1, pos)?;
+        self.count(TreeSize::ONE_NODE, pos)?;
         if self.stack.len() >= self.limits.max_depth {
             return Err(YamlError {
                 pos,
@@ -562,20 +602,29 @@ impl<'a> TreeBuilder<'a> {
 
         // Count before cloning, so that a "billion laughs" document fails
         // here instead of allocating its expansion.
-        self.count_nodes(size, pos)?;
+        self.count(size, pos)?;
         let mut copy = self.anchors[&anchor].0.clone();
         copy.pos = pos;
         self.finish_node(copy, 0)
     }
 
-    fn count_nodes(&mut self, added: usize, pos: Position) -> Result<(), YamlError> {
-        self.node_count = self.node_count.saturating_add(added);
-        if self.node_count > self.limits.max_nodes {
+    fn count(&mut self, added: TreeSize, pos: Position) -> Result<(), YamlError> {
+        self.total = self.total.add(added);
+        if self.total.nodes > self.limits.max_nodes {
             return Err(YamlError {
                 pos,
                 message: format!(
                     "document has more than {} nodes after expanding aliases",
                     self.limits.max_nodes
+                ),
+            });
+        }
+        if self.total.scalar_bytes > self.limits.max_scalar_bytes {
+            return Err(YamlError {
+                pos,
+                message: format!(
+                    "document has more than {} bytes of scalar text after expanding aliases",
+                    self.limits.max_scalar_bytes
                 ),
             });
         }
@@ -587,8 +636,8 @@ impl<'a> TreeBuilder<'a> {
         if anchor != 0 {
             // The stored copy counts against the limit too, so nested
             // anchors cannot multiply memory use behind the counter's back.
-            let size = node.count();
-            self.count_nodes(size, node.pos)?;
+            let size = node.size();
+            self.count(size, node.pos)?;
             self.anchors.insert(anchor, (node.clone(), size));
         }
 
@@ -633,5 +682,180 @@ fn find_duplicate_keys(node: &Node, errors: &mut Vec<YamlError>) {
                 find_duplicate_keys(value, errors);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(text: &str, style: ScalarStyle) -> Scalar {
+        Scalar {
+            text: text.to_string(),
+            style,
+            tag: None,
+        }
+    }
+
+    fn parse_root(text: &str) -> Node {
+        parse(text, &Limits::default()).unwrap().root.unwrap()
+    }
+
+    #[test]
+    fn core_schema_resolution() {
+        let cases = [
+            ("", Resolved::Null),
+            ("~", Resolved::Null),
+            ("NULL", Resolved::Null),
+            ("true", Resolved::Bool(true)),
+            ("False", Resolved::Bool(false)),
+            ("42", Resolved::Int(42)),
+            ("-7", Resolved::Int(-7)),
+            ("+3", Resolved::Int(3)),
+            ("0o17", Resolved::Int(15)),
+            ("0x1f", Resolved::Int(31)),
+            ("3.10", Resolved::Float(3.1)),
+            (".5", Resolved::Float(0.5)),
+            ("1.", Resolved::Float(1.0)),
+            ("1e3", Resolved::Float(1000.0)),
+            ("-.inf", Resolved::Float(f64::NEG_INFINITY)),
+            ("99999999999999999999", Resolved::Float(1e20)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                scalar(text, ScalarStyle::Plain).resolve(),
+                expected,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn yaml_1_1_forms_are_strings() {
+        // YAML 1.1 read these as booleans, octal or sexagesimal numbers.
+        for text in [
+            "on",
+            "off",
+            "yes",
+            "no",
+            "y",
+            "0777x",
+            "5432:5432",
+            "1_000",
+            "0x",
+            ".",
+        ] {
+            assert_eq!(
+                scalar(text, ScalarStyle::Plain).resolve(),
+                Resolved::String,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_and_tagged_scalars() {
+        assert_eq!(
+            scalar("true", ScalarStyle::DoubleQuoted).resolve(),
+            Resolved::String
+        );
+        assert_eq!(
+            scalar("1", ScalarStyle::Literal).resolve(),
+            Resolved::String
+        );
+        let tagged = Scalar {
+            tag: Some("tag:yaml.org,2002:str".to_string()),
+            ..scalar("1", ScalarStyle::Plain)
+        };
+        assert_eq!(tagged.resolve(), Resolved::String);
+        let root = parse_root("a: !!str 1.0\nb: !!int 7\n");
+        let entries = root.as_mapping().unwrap();
+        assert_eq!(
+            entries[0].1.as_scalar().unwrap().resolve(),
+            Resolved::String
+        );
+        assert_eq!(
+            entries[1].1.as_scalar().unwrap().resolve(),
+            Resolved::Int(7)
+        );
+    }
+
+    #[test]
+    fn on_key_reads_as_string() {
+        let root = parse_root("on: push\n");
+        let (key, value) = &root.as_mapping().unwrap()[0];
+        assert_eq!(key.as_str(), Some("on"));
+        assert_eq!(key.as_scalar().unwrap().resolve(), Resolved::String);
+        assert_eq!(value.as_str(), Some("push"));
+    }
+
+    #[test]
+    fn node_positions() {
+        let root = parse_root("a: 1\nb:\n  - x\n  - {k: 'v'}\n");
+        assert_eq!(root.pos, Position::new(1, 1));
+        let entries = root.as_mapping().unwrap();
+        assert_eq!(entries[0].0.pos, Position::new(1, 1));
+        assert_eq!(entries[0].1.pos, Position::new(1, 4));
+        let items = entries[1].1.as_sequence().unwrap();
+        assert_eq!(entries[1].1.pos, Position::new(3, 3));
+        assert_eq!(items[0].pos, Position::new(3, 5));
+        assert_eq!(items[1].pos, Position::new(4, 5));
+        let (key, value) = &items[1].as_mapping().unwrap()[0];
+        assert_eq!(key.pos, Position::new(4, 6));
+        assert_eq!(value.pos, Position::new(4, 9));
+    }
+
+    #[test]
+    fn position_inside_scalars() {
+        let root = parse_root("p: ab${{x\nq: 'ab${{x'\nr: |\n  line\n  ab${{x\n");
+        let entries = root.as_mapping().unwrap();
+        let offset = 2;
+
+        let plain = &entries[0].1;
+        let position = plain.as_scalar().unwrap().position_of(plain.pos, offset);
+        assert_eq!(position, Position::new(1, 6));
+
+        let quoted = &entries[1].1;
+        let position = quoted.as_scalar().unwrap().position_of(quoted.pos, offset);
+        assert_eq!(position, Position::new(2, 7));
+
+        let literal = &entries[2].1;
+        let literal_offset = "line\nab".len();
+        let position = literal
+            .as_scalar()
+            .unwrap()
+            .position_of(literal.pos, literal_offset);
+        assert_eq!(position, Position::new(5, 5));
+    }
+
+    #[test]
+    fn duplicate_keys_are_listed() {
+        let document = parse("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", &Limits::default()).unwrap();
+        let messages: Vec<String> = document
+            .duplicate_keys
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "4:3: duplicate key \"c\" (first defined at line 3)",
+                "5:1: duplicate key \"a\" (first defined at line 1)",
+            ]
+        );
+    }
+
+    #[test]
+    fn alias_copy_takes_alias_position() {
+        let root = parse_root("a: &x [1, 2]\nb: *x\n");
+        let entries = root.as_mapping().unwrap();
+        assert_eq!(entries[1].1.pos, Position::new(2, 4));
+        assert_eq!(entries[1].1.as_sequence().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn empty_document_has_no_root() {
+        let document = parse("# comment only\n", &Limits::default()).unwrap();
+        assert_eq!(document.root, None);
     }
 }

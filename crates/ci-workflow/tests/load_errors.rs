@@ -20,7 +20,7 @@ fn diagnostics(text: &str) -> Vec<String> {
     }
 }
 
-/// A job with `body` under `jobs.build`, after `on: push`.
+/// Builds a workflow with `body` as the job `build`, triggered by push.
 fn job(body: &str) -> String {
     format!("on: push\njobs:\n  build:\n{body}")
 }

@@ -56,7 +56,7 @@ fn oversized_file_is_rejected_before_reading() {
 fn deep_flow_nesting_is_an_error() {
     // 500 000 brackets: far beyond any limit, within the size limit. The
     // scanner of yaml_rust2 stops at 256 open brackets, before the tree
-    // builder sees the events.
+    // builder receives the events.
     let depth = 500_000;
     let text = format!("{VALID}x: {}{}\n", "[".repeat(depth), "]".repeat(depth));
     assert_eq!(
@@ -101,11 +101,26 @@ fn alias_bomb_is_an_error() {
 }
 
 #[test]
+fn long_string_alias_bomb_is_an_error() {
+    // 100 KiB of text copied by 1000 aliases would be 100 MiB.
+    let long = "x".repeat(100 * 1024);
+    let aliases = vec!["*s"; 1000].join(", ");
+    let text = format!("on: push\ns: &s {long}\nt: [{aliases}]\njobs: {{}}\n");
+    assert_eq!(
+        error_lines(load_workflow_str("bomb.yml", &text)),
+        [
+            "bomb.yml:3:649: error: document has more than 16777216 bytes of scalar text after expanding aliases"
+        ]
+    );
+}
+
+#[test]
 fn custom_limits_apply() {
     let limits = Limits {
         max_bytes: 1024,
         max_depth: 4,
         max_nodes: 30,
+        max_scalar_bytes: 1024,
     };
     assert_eq!(
         error_lines(load_with_limits("l.yml", VALID, &limits)),
@@ -116,6 +131,7 @@ fn custom_limits_apply() {
         max_bytes: 1024,
         max_depth: 10,
         max_nodes: 10,
+        max_scalar_bytes: 1024,
     };
     assert_eq!(
         error_lines(load_with_limits("l.yml", VALID, &limits)),

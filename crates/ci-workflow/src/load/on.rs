@@ -138,7 +138,7 @@ const PATTERN_FILTER_KEYS: [&str; 6] = [
     "paths-ignore",
 ];
 
-/// The keys the configuration of `event` may have.
+/// Returns the keys that the configuration of `event` may have.
 fn event_keys(event: &str) -> Vec<&'static str> {
     let specific: &[&str] = match event {
         // `push` has no activity types.

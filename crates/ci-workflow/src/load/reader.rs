@@ -5,7 +5,7 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::expr::{self, ExprError};
 use crate::model::{Condition, Data, OrExpression, Spanned, Template};
-use crate::yaml::{Node, Position, Resolved, Scalar, ScalarStyle, Value};
+use crate::yaml::{Node, Position, Resolved, Scalar, Value};
 
 /// Collects diagnostics for one file while its sections are read.
 pub(crate) struct Reader<'a> {
@@ -563,10 +563,4 @@ pub(crate) fn is_identifier(text: &str) -> bool {
         _ => return false,
     }
     chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// Returns true when the scalar was written as a quoted or block string.
-#[allow(dead_code)]
-pub(crate) fn is_quoted(scalar: &Scalar) -> bool {
-    scalar.style != ScalarStyle::Plain
 }
