@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use ci_workflow::expr::{Condition, Context, evaluate_condition};
 use ci_workflow::load::load_workflow_str;
-use ci_workflow::plan::{Selection, plan};
+use ci_workflow::plan::{Legs, Selection, plan};
 use ci_workflow::trigger::Event;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -71,6 +71,14 @@ fn bench_workflow(c: &mut Criterion) {
     let workflows = vec![workflow];
     let planned = plan(&workflows, &event, &selection).expect("the generated workflow plans");
     assert_eq!(planned.jobs().count(), JOB_COUNT);
+    let leg_count: usize = planned
+        .jobs()
+        .map(|job| match &job.legs {
+            Legs::Expanded(legs) => legs.len(),
+            Legs::Deferred(_) => 0,
+        })
+        .sum();
+    assert_eq!(leg_count, 300);
 
     c.bench_function("load 200-job workflow", |b| {
         b.iter(|| load_workflow_str(".github/workflows/generated.yml", black_box(&text)))
