@@ -177,3 +177,28 @@ fn special_numbers_print_as_strings() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout(&output), "\"NaN\"\n");
 }
+
+#[test]
+fn context_from_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("event.json");
+    std::fs::write(&path, r#"{"event": {"pull_request": {"number": 7}}}"#).unwrap();
+    let option = format!("github=@{}", path.display());
+    let output = run(&["github.event.pull_request.number", "--context", &option]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "7\n");
+}
+
+#[test]
+fn context_file_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.json");
+    let option = format!("github=@{}", path.display());
+    let output = run(&["github", "--context", &option]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!(
+        "error: invalid --context 'github': cannot read {}: No such file or directory (os error 2)\n",
+        path.display()
+    );
+    assert_eq!(stderr(&output), expected);
+}

@@ -16,8 +16,9 @@ pub struct ExprArgs {
     #[arg(allow_hyphen_values = true)]
     pub expression: String,
 
-    /// A context value as NAME=JSON, for example `matrix={"os":"linux"}`.
-    /// Repeat the option for several contexts.
+    /// A context value as NAME=JSON, for example `matrix={"os":"linux"}`,
+    /// or NAME=@FILE to read the JSON from a file. Repeat the option for
+    /// several contexts.
     #[arg(long = "context", value_name = "NAME=JSON")]
     pub contexts: Vec<String>,
 
@@ -57,8 +58,8 @@ fn run(args: &ExprArgs) -> Result<Value, String> {
     evaluate_str(&args.expression, &context).map_err(|error| error.to_string())
 }
 
-/// Splits `NAME=JSON` and parses the JSON. Error messages name the context
-/// but never repeat its value, which may be a secret.
+/// Splits `NAME=JSON` or `NAME=@FILE` and parses the JSON. Error messages
+/// name the context but never repeat its value, which may be a secret.
 fn parse_context_option(option: &str) -> Result<(String, Value), String> {
     let Some((name, json)) = option.split_once('=') else {
         return Err(format!(
@@ -73,8 +74,17 @@ fn parse_context_option(option: &str) -> Result<(String, Value), String> {
             NAMED_VALUES.join(", ")
         ));
     }
-    let json: serde_json::Value = serde_json::from_str(json).map_err(|error| {
-        format!("invalid --context '{name}': the value is not valid JSON: {error}")
+    let (json, source) = match json.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                format!("invalid --context '{name}': cannot read {path}: {error}")
+            })?;
+            (text, format!("the file {path}"))
+        }
+        None => (json.to_owned(), "the value".to_owned()),
+    };
+    let json: serde_json::Value = serde_json::from_str(&json).map_err(|error| {
+        format!("invalid --context '{name}': {source} is not valid JSON: {error}")
     })?;
     Ok((name.to_owned(), Value::from_json(&json)))
 }
