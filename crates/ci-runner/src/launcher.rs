@@ -15,11 +15,14 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+use crate::workspace::JobDirs;
 
 /// How long a process group has between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
@@ -98,6 +101,11 @@ pub trait Launcher: Send + Sync {
 
     /// Returns the isolation name stored in results as `{"kind": "<name>"}`.
     fn isolation_kind(&self) -> &'static str;
+
+    /// Returns the launcher for one job whose files live in `dirs`. A
+    /// sandbox launcher binds the job directory here and maps its paths in
+    /// [`Launcher::visible_path`]; the host launcher needs nothing.
+    fn for_job(self: Arc<Self>, dirs: &JobDirs) -> Arc<dyn Launcher>;
 }
 
 /// Runs processes directly on this machine, each in its own process group
@@ -137,6 +145,10 @@ impl Launcher for HostLauncher {
 
     fn isolation_kind(&self) -> &'static str {
         "host"
+    }
+
+    fn for_job(self: Arc<Self>, _dirs: &JobDirs) -> Arc<dyn Launcher> {
+        self
     }
 }
 

@@ -655,7 +655,7 @@ fn spawn_leg(
                 let env = JobEnv {
                     run,
                     workflow: workflow_info,
-                    launcher,
+                    launcher: launcher.for_job(&dirs),
                     masker,
                     console,
                     cancel,

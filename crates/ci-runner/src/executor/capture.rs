@@ -23,6 +23,9 @@ use crate::mask::Masker;
 /// background processes that still hold the pipes.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
+/// Longest piece of output handled as one line.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
+
 /// A set of flags; the work stops when any of them is set. Used for
 /// Ctrl-C (one flag for the whole run) and `fail-fast` (one per matrix).
 #[derive(Debug, Clone, Default)]
@@ -69,7 +72,9 @@ pub fn run_captured(
 ) -> Result<Captured, LaunchError> {
     let mut process = launcher.launch(spec)?;
 
-    let (sender, receiver) = mpsc::channel::<Vec<u8>>();
+    // Bounded, so a process that prints faster than the log is written
+    // waits on its pipe instead of filling memory.
+    let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(1024);
     let mut readers = Vec::new();
     for pipe in [process.take_stdout(), process.take_stderr()]
         .into_iter()
@@ -86,20 +91,20 @@ pub fn run_captured(
     let mut exited_at: Option<Instant> = None;
     let mut ending: Option<Ending> = None;
 
+    let mut deliver = |bytes: Vec<u8>, commands: &mut WorkflowCommands| {
+        let line = String::from_utf8_lossy(&bytes);
+        let line = line.trim_end_matches(['\n', '\r']);
+        commands.apply(line, masker);
+        sink(&masker.mask(line));
+    };
+
     loop {
         match receiver.recv_timeout(Duration::from_millis(50)) {
-            Ok(bytes) => {
-                let line = String::from_utf8_lossy(&bytes);
-                let line = line.trim_end_matches(['\n', '\r']);
-                commands.apply(line, masker);
-                sink(&masker.mask(line));
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                if exit.is_some() {
-                    break;
-                }
-            }
+            Ok(bytes) => deliver(bytes, &mut commands),
+            Err(RecvTimeoutError::Disconnected) if exit.is_some() => break,
+            // Both pipes are closed but the process still runs (it closed
+            // or redirected its output): poll without spinning.
+            Err(RecvTimeoutError::Disconnected) => thread::sleep(Duration::from_millis(20)),
             Err(RecvTimeoutError::Timeout) => {}
         }
 
@@ -110,14 +115,16 @@ pub fn run_captured(
             }
         }
         if let Some(at) = exited_at {
+            // The readers may still deliver lines, also from background
+            // processes that hold the pipes; drain them for a short while.
             if at.elapsed() >= DRAIN_AFTER_EXIT {
                 break;
             }
-            // The readers may still be delivering lines; keep draining.
-            thread::sleep(Duration::from_millis(5));
             continue;
         }
 
+        // Checked after every line too, so a process that floods its
+        // output still meets its time limit.
         let stop = if cancel.is_cancelled() {
             Some(Ending::Cancelled)
         } else if started.elapsed() >= time_limit {
@@ -132,17 +139,8 @@ pub fn run_captured(
             exited_at = Some(Instant::now());
         }
     }
-
-    // Wait for the final exit status if the loop ended on drained pipes.
-    while exit.is_none() {
-        exit = process.try_wait()?;
-        thread::sleep(Duration::from_millis(5));
-    }
     while let Ok(bytes) = receiver.try_recv() {
-        let line = String::from_utf8_lossy(&bytes);
-        let line = line.trim_end_matches(['\n', '\r']);
-        commands.apply(line, masker);
-        sink(&masker.mask(line));
+        deliver(bytes, &mut commands);
     }
 
     let ending = ending.unwrap_or(Ending::Exited(exit.unwrap_or(ExitKind::Code(1))));
@@ -165,11 +163,16 @@ fn wait_briefly(process: &mut dyn Process) -> Result<Option<ExitKind>, LaunchErr
     Ok(None)
 }
 
-fn read_lines(pipe: Box<dyn Read + Send>, sender: mpsc::Sender<Vec<u8>>) {
+/// Sends each line of `pipe`. A line longer than [`MAX_LINE_BYTES`] is
+/// sent in pieces of that size, so output without newlines cannot grow a
+/// buffer without bound.
+// NOTE: a secret that straddles two pieces of such a line is not masked.
+fn read_lines(pipe: Box<dyn Read + Send>, sender: mpsc::SyncSender<Vec<u8>>) {
     let mut reader = BufReader::new(pipe);
     loop {
         let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line) {
+        let mut limited = (&mut reader).take(MAX_LINE_BYTES);
+        match limited.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 if sender.send(line).is_err() {
@@ -265,6 +268,40 @@ mod tests {
         assert_eq!(captured.ending, Ending::TimedOut);
         thread::sleep(Duration::from_millis(100));
         assert!(!captured.process.group_alive());
+    }
+
+    #[test]
+    fn flooding_output_meets_time_limit() {
+        let masker = Masker::new();
+        let mut count = 0usize;
+        let captured = run_captured(
+            &HostLauncher,
+            &spec("yes"),
+            &masker,
+            Duration::from_millis(300),
+            &Cancel::default(),
+            &mut |_| count += 1,
+        )
+        .unwrap();
+        assert_eq!(captured.ending, Ending::TimedOut);
+        assert!(count > 0);
+    }
+
+    #[test]
+    fn closed_output_still_waits_for_exit() {
+        let (captured, lines) = run("exec >&- 2>&-; sleep 0.3; exit 4", Duration::from_secs(10));
+        assert_eq!(captured.ending, Ending::Exited(ExitKind::Code(4)));
+        assert!(lines.is_empty());
+    }
+
+    #[test]
+    fn long_line_split_in_pieces() {
+        let (_, lines) = run(
+            "head -c 200000 /dev/zero | tr '\\0' a",
+            Duration::from_secs(10),
+        );
+        let sizes: Vec<usize> = lines.iter().map(String::len).collect();
+        assert_eq!(sizes, vec![65536, 65536, 65536, 3392]);
     }
 
     #[test]
