@@ -189,7 +189,7 @@ pub fn interpolate(template: &str, context: &Context) -> Result<String, ExprErro
 }
 
 /// Evaluates a template to a value, keeping the type when the template is
-/// one `${{ }}` (see [`Template::evaluate`]).
+/// exactly one `${{ }}` (see [`Template::evaluate`]).
 pub fn evaluate_template(template: &str, context: &Context) -> Result<Value, ExprError> {
     Template::parse(template)?.evaluate(context)
 }
