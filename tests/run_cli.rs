@@ -556,3 +556,30 @@ fn push_runs_matching_workflows_only() {
     assert_eq!(result["jobs"][0]["key"], "main.only");
     assert_eq!(result["workflows"], json!([".github/workflows/main.yml"]));
 }
+
+#[test]
+fn run_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let repo = TestRepo::with_workflow(TRIVIAL);
+    let temp = repo.root.join("tmp");
+    std::fs::create_dir_all(&temp).unwrap();
+    let output = repo
+        .command(&["run", repo.repo.to_str().unwrap()])
+        .env("TMPDIR", &temp)
+        .env("HTCI_KEEP_RUN_DIR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+
+    let run_dirs: Vec<_> = std::fs::read_dir(&temp).unwrap().flatten().collect();
+    assert_eq!(run_dirs.len(), 1);
+    let mode = run_dirs[0].metadata().unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+    assert!(
+        run_dirs[0]
+            .file_name()
+            .to_string_lossy()
+            .starts_with("htci-run-")
+    );
+}

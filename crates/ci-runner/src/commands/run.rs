@@ -493,14 +493,20 @@ fn install_signal_handlers() -> Result<Arc<AtomicBool>, InputError> {
 
 /// Creates a fresh directory for the job workspaces of this run.
 fn create_run_dir() -> Result<PathBuf, InputError> {
+    use std::os::unix::fs::DirBuilderExt;
+
     let base = std::env::temp_dir();
     let dir = base.join(format!("htci-run-{}-{}", std::process::id(), run_id()));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        InputError(format!(
-            "failed to create run directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+    // Mode 0700: step scripts in it contain interpolated secrets.
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| {
+            InputError(format!(
+                "failed to create run directory {}: {e}",
+                dir.display()
+            ))
+        })?;
     Ok(dir)
 }
 
