@@ -492,6 +492,22 @@ fn results_filters_by_commit_prefix() {
     let commits = document["commits"].as_array().unwrap();
     assert_eq!(commits.len(), 1);
     assert_eq!(commits[0]["commit"], "1".repeat(40).as_str());
+
+    let none = setup.htci(&["results", setup.repo.to_str().unwrap(), "--commit", "abcd"]);
+    assert_eq!(none.status.code(), Some(0));
+    assert!(
+        stdout(&none).contains("no stored results for a commit starting with abcd"),
+        "{}",
+        stdout(&none)
+    );
+
+    let invalid = setup.htci(&["results", setup.repo.to_str().unwrap(), "--commit", "xyz"]);
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(
+        stderr(&invalid).contains("invalid --commit \"xyz\""),
+        "{}",
+        stderr(&invalid)
+    );
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn execute(args: &ResultsArgs) -> ExitCode {
     if args.json {
         println!("{}", listing_json(&location, &store, &listing));
     } else {
-        print_listing(&location, &store, &listing);
+        print_listing(&location, &store, &listing, args.commit.as_deref());
     }
 
     let all_verified =
@@ -126,7 +126,12 @@ fn validate_prefix(prefix: &str) -> Result<String, String> {
     }
 }
 
-fn print_listing(location: &RepoLocation, store: &FsStore, listing: &Listing) {
+fn print_listing(
+    location: &RepoLocation,
+    store: &FsStore,
+    listing: &Listing,
+    commit_filter: Option<&str>,
+) {
     println!(
         "results for {} (owner {}, repo_hash {})",
         location.repo_path,
@@ -134,7 +139,13 @@ fn print_listing(location: &RepoLocation, store: &FsStore, listing: &Listing) {
         location.repo_hash()
     );
     if listing.commits.is_empty() && listing.unreadable.is_empty() {
-        println!("no stored results in {}", display_path(store.root()));
+        match commit_filter {
+            Some(prefix) => println!(
+                "no stored results for a commit starting with {prefix} in {}",
+                display_path(store.root())
+            ),
+            None => println!("no stored results in {}", display_path(store.root())),
+        }
     }
 
     for commit in &listing.commits {
