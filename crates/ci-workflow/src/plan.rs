@@ -17,7 +17,7 @@
 //! `ci.yml/build/ubuntu-latest-1.8` for a matrix leg. Leg keys are built
 //! from the matrix values, so they stay the same from run to run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -363,12 +363,19 @@ fn plan_workflow(workflow: &Workflow, job: Option<&String>) -> Result<WorkflowPl
     };
 
     let file = file_name(&workflow.path);
+    let by_id: HashMap<&str, &Job> = workflow.jobs.iter().collect();
     let mut jobs: Vec<JobPlan> = Vec::with_capacity(order.len());
+    let mut planned_index: HashMap<&str, usize> = HashMap::with_capacity(order.len());
     for id in order {
-        let job = workflow
-            .job(id)
-            .expect("the graph lists only jobs of the workflow");
-        let planned = plan_job(&workflow.path, &file, job, &jobs)?;
+        let job = by_id[id];
+        let needed_legs = job
+            .needs
+            .iter()
+            .filter_map(|need| planned_index.get(need.value.as_str()))
+            .flat_map(|&index| leg_keys_of(&jobs[index]))
+            .collect();
+        let planned = plan_job(&workflow.path, &file, job, needed_legs)?;
+        planned_index.insert(id, jobs.len());
         jobs.push(planned);
     }
 
@@ -384,20 +391,19 @@ fn plan_workflow(workflow: &Workflow, job: Option<&String>) -> Result<WorkflowPl
     })
 }
 
-/// Plans one job. `earlier` contains the already planned jobs, which include
-/// every job this one needs.
-fn plan_job(path: &str, file: &str, job: &Job, earlier: &[JobPlan]) -> Result<JobPlan, PlanError> {
+/// Plans one job. `needed_legs` lists the legs of the jobs it needs.
+fn plan_job(
+    path: &str,
+    file: &str,
+    job: &Job,
+    needed_legs: Vec<String>,
+) -> Result<JobPlan, PlanError> {
     let key = format!("{file}/{}", safe_segment(&job.id));
     let name = match &job.name {
         Some(name) => name.value.clone(),
         None => job.id.clone(),
     };
     let needs: Vec<String> = job.needs.iter().map(|need| need.value.clone()).collect();
-    let needed_legs = needs
-        .iter()
-        .filter_map(|need| earlier.iter().find(|planned| &planned.id == need))
-        .flat_map(leg_keys_of)
-        .collect();
 
     let mut planned = JobPlan {
         id: job.id.clone(),
