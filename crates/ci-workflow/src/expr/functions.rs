@@ -102,12 +102,14 @@ fn case<'a>(args: &'a [Expr], context: &'a Context) -> Result<Cow<'a, Value>, Ex
 }
 
 /// `contains(search, item)`. An array contains `item` when an element equals
-/// it by `==`. A primitive contains `item` when its string form contains the
-/// string form of `item`, ignoring case. An object contains nothing.
+/// it by `==`. A primitive contains a primitive `item` when its string form
+/// contains the string form of `item`, ignoring case. An object contains
+/// nothing, and a primitive contains no array or object.
 fn contains(search: &Value, item: &Value) -> bool {
     match search {
         Value::Array(items) => items.iter().any(|element| loose_equal(element, item)),
         Value::Object(_) => false,
+        _ if !item.is_primitive() => false,
         primitive => {
             let haystack = fold_case(&primitive.to_display_string());
             let needle = fold_case(&item.to_display_string());
@@ -301,7 +303,7 @@ fn to_json(value: &Value) -> Result<String, ExprError> {
     Ok(json)
 }
 
-/// `fromJSON(text)`: parses a JSON document into a value.
+/// `fromJSON(text)`: parses the JSON value at the start of `text`.
 fn from_json(text: &Value) -> Result<Value, ExprError> {
     let text = text.to_display_string();
     if text.trim().is_empty() {
@@ -311,10 +313,19 @@ fn from_json(text: &Value) -> Result<Value, ExprError> {
                 .to_owned(),
         });
     }
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|error| ExprError::Function {
+    // GitHub's runner reads the first JSON value and ignores what follows
+    // it, so `fromJSON('1 2')` is 1 there too.
+    // NOTE: GitHub parses with Newtonsoft.Json, which also accepts NaN,
+    // comments and single-quoted strings; this parser rejects them.
+    let first = serde_json::Deserializer::from_str(&text)
+        .into_iter::<serde_json::Value>()
+        .next();
+    match first {
+        Some(Ok(json)) => Ok(Value::from_json(&json)),
+        Some(Err(error)) => Err(ExprError::Function {
             function: "fromJSON",
             message: format!("invalid JSON: {error}"),
-        })?;
-    Ok(Value::from_json(&json))
+        }),
+        None => unreachable!("the text is not blank, so it contains a value or an error"),
+    }
 }
