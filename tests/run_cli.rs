@@ -583,3 +583,17 @@ fn run_dir_is_private() {
             .starts_with("htci-run-")
     );
 }
+
+#[test]
+fn no_matching_workflow_exits_0() {
+    let repo = TestRepo::with_workflow(
+        "on:\n  push:\n    branches: [release]\njobs:\n  nope:\n    runs-on: ubuntu-latest\n    steps:\n      - run: exit 1\n",
+    );
+    let output = repo.run(&["--json"]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    let summary: Value = serde_json::from_str(&output.stdout).expect("stdout is JSON");
+    assert_eq!(summary["status"], "skipped");
+    assert_eq!(summary["jobs"], json!([]));
+    assert!(output.stderr.contains("no workflow"), "{}", output.all());
+    assert!(run_support::walk(&repo.data_home()).is_empty());
+}

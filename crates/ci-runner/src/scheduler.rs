@@ -352,6 +352,7 @@ fn base_contexts(settings: &RunSettings, selected: &SelectedWorkflow, needs: Val
     contexts.set("github", github);
     contexts.set("needs", needs);
     contexts.set("inputs", selected.info.inputs.clone());
+    // htci has no configuration variables: `vars` is always empty.
     contexts.set("vars", json!({}));
     contexts.set("secrets", Value::Object(settings.secrets.clone()));
     contexts.set("matrix", json!({}));

@@ -117,6 +117,18 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
             args.event,
             repo.git_ref
         ));
+        if args.json {
+            let summary = json!({
+                "status": Status::Skipped.as_str(),
+                "success": true,
+                "commit": repo.sha,
+                "ref": repo.git_ref,
+                "dirty": repo.dirty,
+                "result_path": null,
+                "jobs": [],
+            });
+            println!("{summary}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
 

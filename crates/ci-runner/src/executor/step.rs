@@ -283,6 +283,8 @@ pub fn run_step(
         bytes: Vec::new(),
     };
 
+    // NOTE: after Ctrl-C or a job timeout no further step runs, not even
+    // one with `if: always()` or `if: cancelled()` as GitHub would run.
     let should_run = if state.timed_out || status_state.cancelled {
         Ok(false)
     } else {
