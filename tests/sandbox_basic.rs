@@ -54,7 +54,7 @@ fn sh(extra: &[&str], script: &str) -> String {
     stdout(&output)
 }
 
-/// A temporary directory that the sandbox's user can write to.
+/// Creates a temporary directory that the sandbox's user can write to.
 fn temp_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -142,8 +142,8 @@ fn tmp_size_limit_is_enforced() {
     assert!(out.ends_with("rc=1\n"), "{out}");
 }
 
-/// The paths of `candidates` that exist in the host's /proc: kernels
-/// differ (a kernel without CONFIG_PROC_KCORE has no /proc/kcore).
+/// Returns the paths of `candidates` that exist in the host's /proc,
+/// because kernels differ (one without CONFIG_PROC_KCORE has no kcore).
 fn existing_on_host(candidates: &[&'static str]) -> Vec<&'static str> {
     let existing: Vec<_> = candidates
         .iter()

@@ -2,7 +2,7 @@
 //!
 //! A user namespace cannot create device nodes, so `/dev/null` and its
 //! siblings are bind mounts of the host's nodes. Terminals come from a
-//! private devpts instance, so the sandbox never sees the host's ptys.
+//! private devpts instance, so the host's ptys stay out of reach.
 
 use std::path::{Path, PathBuf};
 
@@ -59,8 +59,8 @@ pub fn plan(steps: &mut Vec<Step>) {
 /// Mounts a new devpts instance on `target`.
 pub fn mount_devpts(target: &Path) -> Result<(), InitError> {
     std::fs::create_dir_all(target).map_err(|e| InitError::at("create directory", target, e))?;
-    // `newinstance` gives the sandbox its own pty numbering; `gid=5` is
-    // left out because group 5 (tty) is not mapped in the user namespace
+    // `newinstance` gives the sandbox its own pty numbering. `gid=5` is
+    // left out, because group 5 (tty) is not mapped in the user namespace
     // and the kernel rejects a gid it cannot map.
     let options = "newinstance,ptmxmode=0666,mode=620";
     let flags = libc::MS_NOSUID | libc::MS_NOEXEC;

@@ -56,7 +56,7 @@ pub struct InitError {
 }
 
 impl InitError {
-    /// A failed `step`.
+    /// Creates the error of a failed `step`.
     pub fn new(step: &str, source: io::Error) -> Self {
         Self {
             step: step.to_owned(),
@@ -65,7 +65,7 @@ impl InitError {
         }
     }
 
-    /// A failed `step` on `path`.
+    /// Creates the error of a failed `step` on `path`.
     pub fn at(step: &str, path: &Path, source: io::Error) -> Self {
         Self::new(&format!("{step} {}", path.display()), source)
     }
@@ -169,8 +169,8 @@ fn run(
             .map_err(|e| InitError::new("wait for the runner to attach the network", e))?;
     }
 
-    // Blocked before the fork so that no signal is lost between the fork
-    // and pid 1 setting up its own handling; pid 1 inherits the mask.
+    // Blocked before the fork, and pid 1 inherits the mask, so no signal is
+    // lost between the fork and pid 1 setting up its own handling.
     let mut blocked = FORWARDED_SIGNALS.to_vec();
     blocked.push(libc::SIGCHLD);
     sys::block_signals(&blocked).map_err(|e| InitError::new("block signals", e))?;
@@ -254,7 +254,7 @@ fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
 
 fn signal_fd(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
     let set = sys::signal_set(signals);
-    // SAFETY: `set` is a valid sigset; -1 asks for a new descriptor.
+    // SAFETY: `set` is a valid sigset, and -1 requests a new descriptor.
     let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
     let fd = sys::check(fd)?;
     // SAFETY: the kernel just returned this new descriptor to us.

@@ -31,7 +31,7 @@ use crate::config::Limits;
 use crate::error::SandboxError;
 use crate::sys;
 
-/// Where the cgroup file systems are mounted.
+/// Mount point of the cgroup file systems.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// The cgroup controllers that enforce sandbox limits.
@@ -58,7 +58,7 @@ pub enum LimitKind {
     Cpu,
 }
 
-/// Which of the requested limits are in force, and by what.
+/// The requested limits in force, with their mechanism, and those not.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enforcement {
     /// Requested limits in force, with the mechanism (`cgroup v1`, ...).
@@ -68,13 +68,13 @@ pub struct Enforcement {
 }
 
 impl Enforcement {
-    /// Whether `kind` was requested and is in force.
+    /// Returns whether `kind` was requested and is in force.
     pub fn is_enforced(&self, kind: LimitKind) -> bool {
         self.enforced.iter().any(|(k, _)| *k == kind)
     }
 }
 
-/// How this host lets the sandbox use cgroups.
+/// The kind of cgroup access this host gives the sandbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CgroupSupport {
     /// A cgroup v2 directory this user may create children in, with the
@@ -128,7 +128,7 @@ pub fn detect_cgroups() -> CgroupSupport {
     }
 }
 
-/// The current process's cgroup v2 directory, when it is writable.
+/// Returns the current process's cgroup v2 directory when it is writable.
 fn delegated_v2_dir(root: &Path) -> Option<PathBuf> {
     let own = fs::read_to_string("/proc/self/cgroup").ok()?;
     let relative = own.lines().find_map(|line| line.strip_prefix("0::"))?;
@@ -238,7 +238,7 @@ impl SandboxCgroups {
         Ok((!cgroups.dirs.is_empty()).then_some(cgroups))
     }
 
-    /// The `cgroup.procs` files the init process joins.
+    /// Returns the `cgroup.procs` files the init process joins.
     pub fn procs_files(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
     }
@@ -277,7 +277,7 @@ struct Settings {
     v2: Vec<(&'static str, String)>,
 }
 
-/// The requested limits that cgroups enforce: (limit, controller, files).
+/// Lists the requested limits that cgroups enforce: (limit, controller, files).
 fn cgroup_settings(limits: &Limits) -> Vec<(LimitKind, &'static str, Settings)> {
     let mut wanted = Vec::new();
     if let Some(pids) = limits.pids {
@@ -345,8 +345,8 @@ fn not_enforced(limits: &Limits, kind: LimitKind, reason: &str, enforcement: &mu
     enforcement.not_enforced.push((kind, reason.to_owned()));
 }
 
-/// Whether RLIMIT_NPROC binds the sandbox: the kernel exempts processes
-/// whose real uid is the host's root.
+/// Returns whether RLIMIT_NPROC binds the sandbox. The kernel exempts
+/// processes whose real uid is the host's root.
 pub fn rlimit_nproc_applies() -> bool {
     // SAFETY: getuid cannot fail.
     unsafe { libc::getuid() != 0 }
@@ -386,11 +386,11 @@ fn enable_v2_controllers(
     if missing.is_empty() {
         return Ok(());
     }
-    // NOTE: this fails with EBUSY when the runner itself sits in `parent`
-    // (cgroup v2 allows no processes in a cgroup that delegates
-    // controllers); run htci in its own delegated scope, for example with
-    // `systemd-run --user --scope -p Delegate=yes`. Untested on a real
-    // delegated host so far.
+    // NOTE: this fails with EBUSY when the runner itself is in `parent`,
+    // because cgroup v2 allows no processes in a cgroup that delegates
+    // controllers. Run htci in its own delegated scope, for example with
+    // `systemd-run --user --scope -p Delegate=yes`. This path has not run
+    // on a host with a delegated cgroup v2 subtree yet.
     fs::write(&path, missing.join(" ")).map_err(|source| SandboxError::Cgroup {
         operation: "enable controllers in",
         path,

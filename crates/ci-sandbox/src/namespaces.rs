@@ -1,8 +1,8 @@
 //! Creating the sandbox's namespaces and mapping its single user.
 //!
-//! The init process unshares every namespace in one call; the kernel
-//! creates the user namespace first and makes it the owner of the others,
-//! which is what gives the unprivileged init the capabilities to mount,
+//! The init process unshares every namespace in one call. The kernel
+//! creates the user namespace first and makes it the owner of the others.
+//! That ownership gives the unprivileged init the capabilities to mount,
 //! set the host name and configure the network inside them.
 
 use std::fs;
@@ -13,7 +13,7 @@ use crate::config::SANDBOX_UID;
 use crate::init::InitError;
 use crate::sys;
 
-/// The `CLONE_NEW*` flags for a sandbox; `own_network` adds a network
+/// Returns the `CLONE_NEW*` flags for a sandbox. `own_network` adds a network
 /// namespace (everything except `Network::Host`).
 pub fn clone_flags(own_network: bool) -> libc::c_int {
     let mut flags = libc::CLONE_NEWUSER

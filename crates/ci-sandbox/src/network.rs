@@ -35,7 +35,7 @@ pub fn bring_up_loopback() -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: `request` is a valid ifreq naming `lo`, written by the kernel.
     sys::check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) })?;
-    // SAFETY: after SIOCGIFFLAGS the union holds the interface flags.
+    // SAFETY: after SIOCGIFFLAGS the union contains the interface flags.
     unsafe { request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
     // SAFETY: `request` is a valid ifreq with the new flags.
     sys::check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })?;
@@ -67,8 +67,8 @@ impl Pasta {
         let mut command = Command::new("pasta");
         command
             .args(["--config-net", "--quiet", "--no-map-gw"])
-            // No DHCP, NDP, DHCPv6 or router advertisements: --config-net
-            // already set the addresses, so pasta answers nothing itself.
+            // No DHCP, NDP, DHCPv6 or router advertisements, because
+            // --config-net already configured the addresses.
             .args(["--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra"])
             // No port of the host forwarded into the sandbox; only the
             // requested loopback ports forwarded from it to the host.
@@ -153,7 +153,7 @@ fn runas_args() -> Vec<String> {
     }
 }
 
-/// A file name unique within this host: `prefix-PID-N.ext`.
+/// Returns a file name unique within this host: `prefix-PID-N.ext`.
 pub fn unique_name(prefix: &str, extension: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

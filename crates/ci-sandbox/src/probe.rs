@@ -1,4 +1,4 @@
-//! What this host lets the sandbox enforce.
+//! Detection of the limits this host lets the sandbox enforce.
 //!
 //! The runner calls [`probe`] once, warns about what is missing and
 //! records in each result which limits were in force, so a result never
@@ -18,7 +18,7 @@ pub struct HostSupport {
     /// The sysctl that forbids unprivileged user namespaces, with the fix,
     /// or `None` when no known setting forbids them.
     pub user_namespaces_blocked: Option<String>,
-    /// How cgroups (memory, CPU, pids limits) can be used.
+    /// The kind of cgroup access for the memory, CPU and pids limits.
     pub cgroups: CgroupSupport,
     /// Whether RLIMIT_NPROC limits the sandbox's processes: false when
     /// the runner is root, which the kernel exempts.

@@ -8,9 +8,9 @@
 //!
 //! The command child hardens itself in the order the OCI runtimes use:
 //! new session, parent-death signal, descriptors closed, working
-//! directory, rlimits, signal state reset, no_new_privs, capabilities
-//! dropped, and the seccomp filter last, because the filter may forbid
-//! the calls before it. Then execve.
+//! directory, rlimits, signal state reset, no_new_privs and capabilities
+//! dropped. The seccomp filter comes last, because it may forbid the calls
+//! before it, and then execve.
 
 use std::ffi::CString;
 use std::io;
@@ -245,7 +245,7 @@ fn find_program(name: &str, path: &str) -> Option<PathBuf> {
         })
 }
 
-/// Why the command child did not reach execve.
+/// The reason the command child did not reach execve.
 enum ChildFailure {
     Setup(String),
     Exec(i32),
@@ -306,8 +306,8 @@ fn exec_command(
     ChildFailure::Exec(error.raw_os_error().unwrap_or(libc::ENOEXEC))
 }
 
-/// Closes every descriptor except stdin, stdout, stderr and `keep`
-/// (close-on-exec, so the command never sees it).
+/// Closes every descriptor except stdin, stdout, stderr and `keep`, which
+/// is close-on-exec and so never reaches the command.
 fn close_inherited_fds(keep: libc::c_int) -> io::Result<()> {
     let keep = keep as libc::c_uint;
     if keep > 3 {
@@ -364,7 +364,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 impl ExitOutcome {
-    /// The outcome described by a raw wait status.
+    /// Converts a raw wait status into an outcome.
     pub fn from_wait_status(status: libc::c_int) -> Self {
         if libc::WIFSIGNALED(status) {
             ExitOutcome::Signaled {

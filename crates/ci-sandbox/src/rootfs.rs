@@ -6,7 +6,7 @@
 //! the new namespaces: it stages the new root on a tmpfs, executes the
 //! steps, makes the root read-only and pivots into it.
 //!
-//! Paths inside steps are paths as the sandbox sees them (`/usr`); host
+//! Targets in steps are paths inside the sandbox (`/usr`), and host
 //! sources are absolute host paths. While the steps run, the host root is
 //! reachable at [`OLD_ROOT`] and the new root at [`NEW_ROOT`], the layout
 //! bubblewrap uses, so a source under the host's `/tmp` stays reachable.
@@ -22,9 +22,9 @@ use crate::init::InitError;
 use crate::proc;
 use crate::sys;
 
-/// Where the host root sits while the new root is assembled.
+/// Location of the host root while the new root is assembled.
 pub const OLD_ROOT: &str = "/oldroot";
-/// Where the new root is assembled.
+/// Location of the new root while it is assembled.
 pub const NEW_ROOT: &str = "/newroot";
 /// Host directory over which the staging tmpfs is mounted. It only
 /// changes inside the sandbox's private mount namespace.
@@ -59,6 +59,9 @@ pub enum Step {
         target: PathBuf,
         writable: bool,
     },
+    /// Remount a mount that a recursive bind copied from below its source,
+    /// with the flags of that bind.
+    RemountSubmount { target: PathBuf, writable: bool },
     /// Bind a host device node; device binds keep their own flags.
     BindDevice { source: PathBuf, target: PathBuf },
     /// Create a symbolic link at `path` pointing to `link`.
@@ -85,7 +88,10 @@ pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
     let mut steps = Vec::new();
     match &config.root {
         RootFs::Host => plan_host_root(host, &config.hostname, &mut steps)?,
-        RootFs::Dir(image) => plan_image_root(image, host, &config.hostname, &mut steps)?,
+        RootFs::Dir(image) => {
+            let image = resolve_host_path(image)?;
+            plan_image_root(&image, host, &config.hostname, &mut steps)?
+        }
     }
 
     steps.push(Step::Mkdir {
@@ -115,7 +121,7 @@ pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
     });
     if let Some(workspace) = &config.workspace {
         steps.push(Step::Bind {
-            source: workspace.clone(),
+            source: resolve_host_path(workspace)?,
             target: WORKSPACE_DIR.into(),
             writable: true,
         });
@@ -130,7 +136,37 @@ pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
 
     dev::plan(&mut steps);
     proc::plan(&mut steps, config.network != crate::Network::Host);
-    Ok(steps)
+
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(with_submount_steps(steps, &parse_mount_points(&mountinfo)))
+}
+
+/// Adds a [`Step::RemountSubmount`] after each bind whose host source has
+/// mounts below it. A recursive bind copies those mounts with their own
+/// flags, so a read-only bind would otherwise leave them writable.
+fn with_submount_steps(steps: Vec<Step>, host_mounts: &[PathBuf]) -> Vec<Step> {
+    let mut out = Vec::with_capacity(steps.len());
+    for step in steps {
+        let submounts: Vec<Step> = match &step {
+            Step::Bind {
+                source,
+                target,
+                writable,
+            } => host_mounts
+                .iter()
+                .filter_map(|mount| mount.strip_prefix(source).ok())
+                .filter(|relative| !relative.as_os_str().is_empty())
+                .map(|relative| Step::RemountSubmount {
+                    target: target.join(relative),
+                    writable: *writable,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.push(step);
+        out.extend(submounts);
+    }
+    out
 }
 
 fn plan_host_root(host: &Path, hostname: &str, steps: &mut Vec<Step>) -> io::Result<()> {
@@ -263,6 +299,10 @@ fn plan_generated_etc(passwd: String, group: String, hostname: &str, steps: &mut
         path: "/etc/group".into(),
         contents: group,
     });
+    steps.push(Step::Symlink {
+        link: "/proc/self/mounts".into(),
+        path: "/etc/mtab".into(),
+    });
     steps.push(Step::WriteFile {
         path: "/etc/hostname".into(),
         contents: format!("{hostname}\n"),
@@ -283,12 +323,15 @@ fn plan_etc_bind(source: &Path, name: &str, steps: &mut Vec<Step>) {
     });
 }
 
+/// Resolves every symbolic link of a bind source now, while the host root
+/// is `/`: during the setup an absolute link would resolve against the
+/// staging root instead.
 fn resolve_host_path(path: &Path) -> io::Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// Assembles the root from `steps` and pivots into it, detaching the host
-/// root. Runs in pid 1 of the sandbox, which holds every capability of the
+/// root. Runs in pid 1 of the sandbox, which has every capability of the
 /// new user namespace.
 pub fn enter(steps: &[Step]) -> Result<(), InitError> {
     stage()?;
@@ -358,8 +401,8 @@ fn pivot_into_new_root() -> Result<(), InitError> {
         .map_err(|e| InitError::at("change directory", new_root, e))?;
 
     // pivot_root(".", ".") stacks the old root on top of the new one at
-    // "/"; detaching "." then removes the old root and, with it, every
-    // host mount, so no path leads back to the host file system.
+    // "/". Detaching "." then removes the old root with every host mount
+    // below it, so no path leads back to the host file system.
     let here = Path::new(".");
     sys::pivot_root(here, here).map_err(|e| InitError::at("pivot_root into", new_root, e))?;
     sys::umount2(here, libc::MNT_DETACH).map_err(|e| InitError::new("detach the old root", e))?;
@@ -398,6 +441,9 @@ fn execute(step: &Step) -> Result<(), InitError> {
             target,
             writable,
         } => bind(&in_old_root(source), &in_new_root(target), *writable),
+        Step::RemountSubmount { target, writable } => {
+            remount_keeping_locked_flags(&in_new_root(target), bind_flags(*writable))
+        }
         Step::BindDevice { source, target } => {
             bind_device(&in_old_root(source), &in_new_root(target))
         }
@@ -439,16 +485,18 @@ fn write_file(path: &Path, contents: &str) -> Result<(), InitError> {
 }
 
 /// Creates an empty file or directory to mount over, matching `source`.
-fn make_mount_point(source: &Path, target: &Path) -> Result<(), InitError> {
+/// Returns whether `source` is a directory.
+fn make_mount_point(source: &Path, target: &Path) -> Result<bool, InitError> {
     let meta = fs::metadata(source).map_err(|e| InitError::at("inspect bind source", source, e))?;
     if meta.is_dir() {
-        return make_dir(target, 0o755);
+        make_dir(target, 0o755)?;
+        return Ok(true);
     }
     make_parent(target)?;
     if fs::symlink_metadata(target).is_err() {
         fs::File::create(target).map_err(|e| InitError::at("create mount point", target, e))?;
     }
-    Ok(())
+    Ok(false)
 }
 
 fn mount_tmpfs(
@@ -482,6 +530,9 @@ fn mount_tmpfs(
 
 /// Binds `source` onto `target` recursively; a read-only bind is then
 /// remounted read-only together with every mount below it.
+/// Binds `source` onto `target` recursively and remounts it with
+/// [`bind_flags`]. Mounts copied from below the source get the same flags
+/// from the [`Step::RemountSubmount`] steps that follow.
 fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), InitError> {
     make_mount_point(source, target)?;
     // MS_REC: inside a user namespace the kernel refuses a non-recursive
@@ -494,8 +545,14 @@ fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), InitError> {
         None,
     )
     .map_err(|e| InitError::at(&format!("bind {} onto", source.display()), target, e))?;
-    let extra = if writable { 0 } else { libc::MS_RDONLY };
-    remount_tree(target, extra | libc::MS_NOSUID | libc::MS_NODEV)
+    remount_keeping_locked_flags(target, bind_flags(writable))
+}
+
+/// The flags of a bind: never setuid or device files, read-only unless
+/// `writable`.
+fn bind_flags(writable: bool) -> libc::c_ulong {
+    let read_only = if writable { 0 } else { libc::MS_RDONLY };
+    libc::MS_NOSUID | libc::MS_NODEV | read_only
 }
 
 fn bind_device(source: &Path, target: &Path) -> Result<(), InitError> {
@@ -516,7 +573,9 @@ fn make_read_only(target: &Path) -> Result<(), InitError> {
         None,
     )
     .map_err(|e| InitError::at("bind onto itself", target, e))?;
-    remount_tree(
+    // The targets are inside the sandbox's fresh proc, which has no mounts
+    // below them.
+    remount_keeping_locked_flags(
         target,
         libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
     )
@@ -540,18 +599,6 @@ fn mask(target: &Path) -> Result<(), InitError> {
         sys::mount(Some(&null), target, None, libc::MS_BIND, None)
             .map_err(|e| InitError::at("mask file", target, e))
     }
-}
-
-/// Remounts `target` and every mount below it with `flags` added.
-fn remount_tree(target: &Path, flags: libc::c_ulong) -> Result<(), InitError> {
-    let mut mounts = mount_points_below(target)
-        .map_err(|e| InitError::new("read /oldroot/proc/self/mountinfo", e))?;
-    mounts.sort();
-    remount_keeping_locked_flags(target, flags)?;
-    for mount in mounts {
-        remount_keeping_locked_flags(&mount, flags)?;
-    }
-    Ok(())
 }
 
 /// Remounts a bind mount with `flags` added to the flags it already has.
@@ -586,17 +633,6 @@ fn locked_flags(path: &Path) -> io::Result<libc::c_ulong> {
         .iter()
         .filter(|(st, _)| stat.f_flag & st != 0)
         .fold(0, |acc, (_, ms)| acc | ms))
-}
-
-/// Mount points strictly below `dir`, from /proc/self/mountinfo.
-fn mount_points_below(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    // The host's proc, moved aside with the host root, still describes
-    // this process; mount points are shown relative to the current root.
-    let info = fs::read_to_string(in_old_root(Path::new("/proc/self/mountinfo")))?;
-    Ok(parse_mount_points(&info)
-        .into_iter()
-        .filter(|p| p != dir && p.starts_with(dir))
-        .collect())
 }
 
 /// Extracts the mount point field (the fifth) of each mountinfo line,
@@ -731,7 +767,8 @@ mod tests {
         let usr = steps
             .iter()
             .position(|s| matches!(s, Step::Bind { target, .. } if target == Path::new("/usr")));
-        assert!(usr < workspace && workspace < extra, "{steps:?}");
+        assert!(usr < workspace, "{steps:?}");
+        assert!(workspace < extra, "{steps:?}");
     }
 
     #[test]
@@ -747,6 +784,30 @@ mod tests {
             read_only: false,
             noexec: false,
         }));
+    }
+
+    #[test]
+    fn submounts_of_a_bind_are_remounted() {
+        let steps = vec![Step::Bind {
+            source: "/usr".into(),
+            target: "/usr".into(),
+            writable: false,
+        }];
+        let host_mounts = [
+            PathBuf::from("/"),
+            PathBuf::from("/usr"),
+            PathBuf::from("/usr/local"),
+            PathBuf::from("/usrx"),
+        ];
+        let steps = with_submount_steps(steps, &host_mounts);
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        assert_eq!(
+            steps[1],
+            Step::RemountSubmount {
+                target: "/usr/local".into(),
+                writable: false,
+            }
+        );
     }
 
     #[test]

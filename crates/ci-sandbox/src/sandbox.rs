@@ -17,7 +17,7 @@ use crate::network::{self, Pasta};
 use crate::protocol::{INIT_MARKER, InitRequest, Report, write_request};
 use crate::sys;
 
-/// How a sandboxed command ended.
+/// The end of a sandboxed command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitOutcome {
@@ -33,8 +33,8 @@ pub enum ExitOutcome {
 pub const TIMED_OUT_EXIT: i32 = 124;
 
 impl ExitOutcome {
-    /// The shell's view of the outcome: the exit code, 128 plus the
-    /// signal number, or 124 for a timeout.
+    /// Returns the shell's exit status for the outcome: the exit code,
+    /// 128 plus the signal number, or 124 for a timeout.
     pub fn exit_code(&self) -> i32 {
         match *self {
             ExitOutcome::Exited { code } => code,
@@ -43,7 +43,7 @@ impl ExitOutcome {
         }
     }
 
-    /// Whether the command exited with code 0.
+    /// Returns whether the command exited with code 0.
     pub fn success(&self) -> bool {
         *self == ExitOutcome::Exited { code: 0 }
     }
@@ -76,8 +76,8 @@ impl Sandbox {
         Self::default().start(config, argv, stdout, stderr)
     }
 
-    /// A launcher that re-executes `exe` instead of the current binary,
-    /// for callers (such as tests) whose own `main` is not `htci`'s.
+    /// Creates a launcher that re-executes `exe` instead of the current
+    /// binary, for callers (such as tests) whose own `main` is not `htci`'s.
     pub fn with_init_exe(exe: impl Into<PathBuf>) -> Self {
         Self {
             init_exe: exe.into(),
@@ -163,7 +163,6 @@ impl Sandbox {
             pasta: None,
             outcome: None,
             enforcement,
-            killed: false,
         };
         child.handshake(&request)?;
         Ok(child)
@@ -207,7 +206,6 @@ pub struct SandboxChild {
     pasta: Option<Pasta>,
     outcome: Option<ExitOutcome>,
     enforcement: Enforcement,
-    killed: bool,
 }
 
 impl SandboxChild {
@@ -216,23 +214,23 @@ impl SandboxChild {
         self.init.id()
     }
 
-    /// Which requested limits are in force, and which this host cannot
-    /// enforce.
+    /// Returns which requested limits are in force, and which this host
+    /// cannot enforce.
     pub fn enforcement(&self) -> &Enforcement {
         &self.enforcement
     }
 
-    /// The command's stdin, when the config asked for [`StdinMode::Piped`].
+    /// Takes the command's stdin, present with [`StdinMode::Piped`].
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.init.stdin.take()
     }
 
-    /// The command's stdout, when spawned with `Stdio::piped()`.
+    /// Takes the command's stdout, present when spawned with `Stdio::piped()`.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.init.stdout.take()
     }
 
-    /// The command's stderr, when spawned with `Stdio::piped()`.
+    /// Takes the command's stderr, present when spawned with `Stdio::piped()`.
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
         self.init.stderr.take()
     }
@@ -242,7 +240,7 @@ impl SandboxChild {
     fn handshake(&mut self, request: &InitRequest) -> Result<()> {
         let lifeline = self.lifeline.as_mut().expect("lifeline is open until wait");
         if let Err(source) = write_request(&mut *lifeline, request) {
-            // The init died early; its report says why.
+            // The init died early, and its report contains the reason.
             return Err(self.failure_after_eof().unwrap_or(SandboxError::Protocol {
                 operation: "send the request to",
                 source,
@@ -347,7 +345,6 @@ impl SandboxChild {
     }
 
     fn kill_now(&mut self) {
-        self.killed = true;
         let _ = self.init.kill();
         self.reap();
     }
@@ -402,7 +399,6 @@ impl SandboxChild {
         if self.lifeline.is_none() {
             return Ok(());
         }
-        self.killed = true;
         // SIGKILL to the init; its death fires pid 1's parent-death signal,
         // and pid 1's death makes the kernel kill its whole namespace.
         self.init.kill().map_err(|source| SandboxError::Protocol {
