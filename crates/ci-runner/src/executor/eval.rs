@@ -17,6 +17,8 @@ pub struct EvalError {
 #[derive(Debug, Clone, Default)]
 pub struct Contexts {
     pub map: Map<String, Value>,
+    /// Host directory that `hashFiles()` searches: the job's workspace.
+    pub workspace: Option<std::path::PathBuf>,
 }
 
 impl Contexts {
@@ -63,6 +65,9 @@ fn expr_context(contexts: &Contexts, status: Option<StatusState>) -> Context {
     }
     if let Some(status) = status {
         context.set_status(status);
+    }
+    if let Some(workspace) = &contexts.workspace {
+        context.set_workspace(workspace);
     }
     context
 }

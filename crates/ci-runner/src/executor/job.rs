@@ -342,6 +342,7 @@ fn prepare(env: &JobEnv, plan: &JobPlan, state: &mut JobState) -> Result<(), Str
     let runner = contexts::runner_context(&env.run, &env.dirs, env.launcher.as_ref());
     state.standard_env = contexts::standard_env(&env.run, &github, &runner, &visible(&event_path));
 
+    state.contexts.workspace = Some(env.dirs.workspace.clone());
     state.contexts.set("github", github);
     state.contexts.set("runner", runner);
     state.contexts.set(
