@@ -260,3 +260,96 @@ fn binary_and_empty_files() {
         expected_digest(&[&[0, 255, 1, 254], b""])
     );
 }
+
+#[test]
+fn github_workspace_is_default() {
+    let dir = workspace();
+    let context = Context::new().with(
+        "github",
+        serde_json::json!({ "workspace": dir.path().to_str().unwrap() }),
+    );
+    let value = evaluate_str("hashFiles('docs/readme.md')", &context).unwrap();
+    assert_eq!(value, Value::String(expected_digest(&[b"# docs"])));
+}
+
+#[test]
+fn explicit_workspace_wins_over_github() {
+    let dir = workspace();
+    let other = tempfile::tempdir().unwrap();
+    let context = Context::new()
+        .with(
+            "github",
+            serde_json::json!({ "workspace": other.path().to_str().unwrap() }),
+        )
+        .with_workspace(dir.path());
+    let value = evaluate_str("hashFiles('docs/readme.md')", &context).unwrap();
+    assert_eq!(value, Value::String(expected_digest(&[b"# docs"])));
+}
+
+#[cfg(unix)]
+#[test]
+fn directory_links_need_follow_option() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "real/a.txt", b"a");
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("alias")).unwrap();
+    assert_eq!(hash_ok("hashFiles('alias/*.txt')", dir.path()), "");
+    assert_eq!(
+        hash_ok(
+            "hashFiles('--follow-symbolic-links', 'alias/*.txt')",
+            dir.path()
+        ),
+        expected_digest(&[b"a"])
+    );
+    // Both the link and the real directory match: the file counts twice,
+    // once under each path, as the walk sees two paths.
+    assert_eq!(
+        hash_ok(
+            "hashFiles('--FOLLOW-SYMBOLIC-LINKS', '**/a.txt')",
+            dir.path()
+        ),
+        expected_digest(&[b"a", b"a"])
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn followed_link_outside_workspace_not_read() {
+    let outer = tempfile::tempdir().unwrap();
+    write(outer.path(), "secret/key.txt", b"outside");
+    write(outer.path(), "ws/inside.txt", b"inside");
+    let root = outer.path().join("ws");
+    std::os::unix::fs::symlink(outer.path().join("secret"), root.join("escape")).unwrap();
+    assert_eq!(
+        hash_ok("hashFiles('--follow-symbolic-links', 'escape/**')", &root),
+        ""
+    );
+    assert_eq!(
+        hash_ok("hashFiles('--follow-symbolic-links', '**')", &root),
+        expected_digest(&[b"inside"])
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn link_cycle_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d/f.txt", b"f");
+    std::os::unix::fs::symlink(dir.path().join("d"), dir.path().join("d/loop")).unwrap();
+    assert_eq!(
+        hash_ok(
+            "hashFiles('--follow-symbolic-links', 'd/*.txt')",
+            dir.path()
+        ),
+        expected_digest(&[b"f"])
+    );
+}
+
+#[test]
+fn unknown_option_is_error() {
+    let dir = workspace();
+    let error = hash("hashFiles('--fast', '*')", dir.path()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "hashFiles: invalid option '--fast'; the only option is '--follow-symbolic-links'"
+    );
+}

@@ -174,7 +174,7 @@ impl Context {
     }
 
     /// Sets the directory `hashFiles` searches. Files outside it are never
-    /// read.
+    /// read. Without it, `hashFiles` searches `github.workspace`.
     pub fn set_workspace(&mut self, workspace: impl Into<PathBuf>) -> &mut Self {
         self.workspace = Some(workspace.into());
         self

@@ -6,6 +6,7 @@
 //! expression cannot produce an enormous string.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 
 use super::error::ExprError;
 use super::eval::{Context, eval_value};
@@ -59,8 +60,8 @@ fn call_with_values(
         Function::ToJson => to_json(&args[0]).map(Value::String),
         Function::FromJson => from_json(&args[0]),
         Function::HashFiles => {
-            let patterns: Vec<String> = args.iter().map(|arg| arg.to_display_string()).collect();
-            hash_files(context.workspace(), &patterns).map(Value::String)
+            let arguments: Vec<String> = args.iter().map(|arg| arg.to_display_string()).collect();
+            hash_files(workspace(context).as_deref(), &arguments).map(Value::String)
         }
         Function::Success
         | Function::Always
@@ -71,6 +72,16 @@ fn call_with_values(
             unreachable!("status functions, case and format evaluate their own arguments")
         }
     }
+}
+
+/// The directory `hashFiles` searches: the context's workspace, else
+/// `github.workspace`, which is where GitHub's runner looks.
+fn workspace(context: &Context) -> Option<PathBuf> {
+    if let Some(workspace) = context.workspace() {
+        return Some(workspace.to_owned());
+    }
+    let github = context.get("github")?;
+    github.get("workspace")?.as_str().map(PathBuf::from)
 }
 
 /// `case(predicate1, value1, ..., default)`: the value after the first

@@ -1,19 +1,23 @@
 //! `hashFiles(patterns...)`: one SHA-256 digest over a set of workspace
 //! files.
 //!
-//! Each argument contains one or more glob patterns, one per line, relative to
-//! the workspace root (a leading `/` also means the workspace root). `*` and `?` stay within one path component, `**` crosses
-//! directories, and a pattern that matches a directory matches every file
-//! below it. A pattern starting with `!` excludes what it matches. The
-//! patterns apply in order, so a later pattern can include again what an
-//! earlier `!` pattern excluded. The matched files are sorted by their path
-//! relative to the workspace, and the result is the lower-case hex SHA-256
-//! of the concatenated binary SHA-256 digests of their contents. When no
-//! file matches, the result is the empty string.
+//! Each argument contains one or more glob patterns, one per line, relative
+//! to the workspace root. A leading `/` also means the workspace root. `*`
+//! and `?` stay within one path component, `**` crosses directories, and a
+//! pattern that matches a directory matches every file below it. A pattern
+//! starting with `!` excludes what it matches. The patterns apply in order,
+//! so a later pattern can include again what an earlier `!` pattern
+//! excluded. The matched files are sorted by their path relative to the
+//! workspace, and the result is the lower-case hex SHA-256 of the
+//! concatenated binary SHA-256 digests of their contents. When no file
+//! matches, the result is the empty string.
 //!
-//! Only regular files inside the workspace are read. A symbolic link counts
-//! when it resolves to a regular file inside the workspace, and links to
-//! directories are not followed.
+//! Only regular files inside the workspace are read. A symbolic link to a
+//! file counts when it resolves to a regular file inside the workspace.
+//! Links to directories are followed only when the first argument is
+//! `--follow-symbolic-links`, as on GitHub, and then only into directories
+//! inside the workspace. Unlike GitHub's runner, a link that points outside
+//! the workspace is skipped rather than read.
 
 use std::fs::File;
 use std::io;
@@ -34,11 +38,20 @@ struct PatternLine {
     literal_prefix: String,
 }
 
-/// Computes `hashFiles` over `workspace` for the given pattern arguments.
+/// Whether the walk follows symbolic links to directories.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Skip,
+    Follow,
+}
+
+/// Computes `hashFiles` over `workspace` for the given arguments: an
+/// optional `--follow-symbolic-links` followed by pattern arguments.
 pub(crate) fn hash_files(
     workspace: Option<&Path>,
-    patterns: &[String],
+    arguments: &[String],
 ) -> Result<String, ExprError> {
+    let (links, patterns) = split_option(arguments)?;
     let workspace = workspace.ok_or_else(|| {
         error(
             "no workspace directory is set, so there are no files to hash; \
@@ -55,8 +68,8 @@ pub(crate) fn hash_files(
     let lines = compile_patterns(&root, patterns)?;
 
     let mut files = Vec::new();
-    for start in walk_starts(&root, &lines) {
-        files.extend(matching_files(&root, &start, &lines)?);
+    for start in walk_starts(&root, &lines, links) {
+        files.extend(matching_files(&root, &start, &lines, links)?);
     }
     files.sort();
     files.dedup();
@@ -75,6 +88,23 @@ fn error(message: String) -> ExprError {
     ExprError::Function {
         function: "hashFiles",
         message,
+    }
+}
+
+/// Splits off the `--follow-symbolic-links` option, which GitHub accepts as
+/// the first argument only.
+fn split_option(arguments: &[String]) -> Result<(Links, &[String]), ExprError> {
+    match arguments.first() {
+        Some(first) if first.starts_with("--") => {
+            if first.eq_ignore_ascii_case("--follow-symbolic-links") {
+                Ok((Links::Follow, &arguments[1..]))
+            } else {
+                Err(error(format!(
+                    "invalid option '{first}'; the only option is '--follow-symbolic-links'"
+                )))
+            }
+        }
+        _ => Ok((Links::Skip, arguments)),
     }
 }
 
@@ -147,9 +177,10 @@ fn literal_prefix(pattern: &str) -> String {
 
 /// Returns the directories to walk: the literal prefixes of the include
 /// patterns, or the whole workspace when one pattern starts with a glob. A
-/// prefix that leaves the workspace, passes through a symbolic link or does
-/// not exist is dropped, because no file below it can be selected.
-fn walk_starts(root: &Path, lines: &[PatternLine]) -> Vec<PathBuf> {
+/// prefix that leaves the workspace or does not exist is dropped, because no
+/// file below it can be selected, and so is one that passes through a
+/// symbolic link unless links are followed.
+fn walk_starts(root: &Path, lines: &[PatternLine], links: Links) -> Vec<PathBuf> {
     let prefixes: Vec<&str> = lines
         .iter()
         .filter(|line| !line.exclude)
@@ -168,10 +199,16 @@ fn walk_starts(root: &Path, lines: &[PatternLine]) -> Vec<PathBuf> {
             continue;
         }
         let start = root.join(prefix);
-        if start.canonicalize().ok().as_ref() != Some(&start) || !start.is_dir() {
+        let Ok(canonical) = start.canonicalize() else {
             continue;
+        };
+        let allowed = match links {
+            Links::Skip => canonical == start,
+            Links::Follow => canonical.starts_with(root),
+        };
+        if allowed && canonical.is_dir() {
+            starts.push(start);
         }
-        starts.push(start);
     }
     starts.sort();
     starts.dedup();
@@ -184,19 +221,31 @@ fn walk_starts(root: &Path, lines: &[PatternLine]) -> Vec<PathBuf> {
     starts
 }
 
-/// Walks `start` and returns `(relative path, absolute path)` for every
+/// Walks `start` and returns `(relative path, path to read)` for every
 /// matched regular file below it.
 fn matching_files(
     root: &Path,
     start: &Path,
     lines: &[PatternLine],
+    links: Links,
 ) -> Result<Vec<(String, PathBuf)>, ExprError> {
+    let walk = WalkDir::new(start)
+        .follow_links(links == Links::Follow)
+        .min_depth(1)
+        .into_iter()
+        // Never descend into a directory outside the workspace, which a
+        // followed link could lead to.
+        .filter_entry(|entry| !entry.path_is_symlink() || resolves_inside(root, entry.path()));
+
     let mut files = Vec::new();
-    for entry in WalkDir::new(start).follow_links(false).min_depth(1) {
-        let entry =
-            entry.map_err(|source| error(format!("cannot list the workspace: {source}")))?;
-        let file_type = entry.file_type();
-        if file_type.is_dir() {
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A link cycle only repeats files that the walk already visits.
+            Err(error) if error.loop_ancestor().is_some() => continue,
+            Err(source) => return Err(error(format!("cannot list the workspace: {source}"))),
+        };
+        if entry.file_type().is_dir() {
             continue;
         }
         let Some(relative) = relative_slash_path(root, entry.path()) else {
@@ -205,12 +254,12 @@ fn matching_files(
         if !is_selected(&relative, lines) {
             continue;
         }
-        if file_type.is_file() {
-            files.push((relative, entry.path().to_owned()));
-        } else if file_type.is_symlink() {
+        if entry.path_is_symlink() || links == Links::Follow {
             if let Some(target) = resolve_inside(root, entry.path()) {
                 files.push((relative, target));
             }
+        } else if entry.file_type().is_file() {
+            files.push((relative, entry.path().to_owned()));
         }
     }
     Ok(files)
@@ -249,8 +298,13 @@ fn matches_path_or_parent(relative: &str, matcher: &GlobMatcher) -> bool {
         .any(|(position, _)| matcher.is_match(&relative[..position]))
 }
 
-/// Resolves a symbolic link and returns its target when that is a regular
-/// file inside the workspace.
+fn resolves_inside(root: &Path, path: &Path) -> bool {
+    path.canonicalize()
+        .is_ok_and(|target| target.starts_with(root))
+}
+
+/// Resolves a path that may pass through symbolic links and returns the
+/// target when that is a regular file inside the workspace.
 // NOTE: a link swapped between this check and the read could still point
 // elsewhere; the workspace belongs to the job, whose own files these are.
 fn resolve_inside(root: &Path, link: &Path) -> Option<PathBuf> {
