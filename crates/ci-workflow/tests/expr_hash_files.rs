@@ -300,8 +300,8 @@ fn directory_links_need_follow_option() {
         ),
         expected_digest(&[b"a"])
     );
-    // Both the link and the real directory match: the file counts twice,
-    // once under each path, as the walk sees two paths.
+    // The file counts twice, once under the link and once under the real
+    // directory, because the walk reaches it by both paths.
     assert_eq!(
         hash_ok(
             "hashFiles('--FOLLOW-SYMBOLIC-LINKS', '**/a.txt')",
