@@ -19,6 +19,7 @@
 //! ```
 
 mod checks;
+mod contexts;
 mod job;
 mod on;
 mod reader;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::contexts;
 use super::reader::{Reader, is_identifier};
 use crate::diagnostic::did_you_mean;
 use crate::model::{Job, Workflow};
@@ -14,6 +15,7 @@ pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
         check_step_ids(reader, job);
         check_needs(reader, workflow, job);
     }
+    contexts::check_contexts(reader, workflow);
 }
 
 /// Step ids must be identifiers, must not use the `__` prefix that GitHub
