@@ -35,7 +35,7 @@ fn step_semantics_hold() {
     assert_eq!(job["ref"], "refs/heads/main");
     assert_eq!(job["isolation"]["kind"], "host");
     let steps = job["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 12);
+    assert_eq!(steps.len(), 13);
     for name in [
         "Env precedence",
         "Standard variables",
@@ -46,6 +46,7 @@ fn step_semantics_hold() {
         "Custom shell",
         "Write the step files",
         "Read the step files",
+        "Path additions precede PATH from env",
         "Working directory",
     ] {
         assert_eq!(step(&job, name)["status"], "success", "step {name}");

@@ -145,10 +145,11 @@ impl JobState {
         contexts
     }
 
-    /// `PATH` of a step: `GITHUB_PATH` additions before the base `PATH`.
-    pub fn path_value(&self, env: &JobEnv, scope: &Scope) -> String {
+    /// Builds the `PATH` of a step: `GITHUB_PATH` additions before the
+    /// base `PATH`.
+    pub fn path_value(&self, env: &JobEnv, scope: &Scope, own: &[(String, String)]) -> String {
         let base = self
-            .merged_env(scope, &[])
+            .merged_env(scope, own)
             .into_iter()
             .rev()
             .find(|(k, _)| k == "PATH")
@@ -181,8 +182,10 @@ impl JobState {
         vars.push(("GITHUB_PATH".into(), visible(&files.path)));
         vars.push(("GITHUB_STEP_SUMMARY".into(), visible(&files.summary)));
         vars.push(("GITHUB_ACTION".into(), self.current_action.clone()));
-        vars.push(("PATH".into(), self.path_value(env, scope)));
         vars.extend(self.merged_env(scope, own));
+        // After the env maps, so `GITHUB_PATH` additions also precede a
+        // `PATH` set in `env:` or `GITHUB_ENV`.
+        vars.push(("PATH".into(), self.path_value(env, scope, own)));
 
         // Later entries win; keep the last value of each name.
         let mut deduplicated: Vec<(String, String)> = Vec::new();

@@ -502,7 +502,7 @@ pub fn run_script(
     own_env: &[(String, String)],
     log: &mut StepLog<'_>,
 ) -> BodyResult {
-    let prepared = match prepare_script(env, state, scope, script, contexts) {
+    let prepared = match prepare_script(env, state, scope, script, contexts, own_env) {
         Ok(prepared) => prepared,
         Err(message) => {
             log.error(&message);
@@ -603,6 +603,7 @@ fn prepare_script(
     scope: &Scope,
     script: &RunScript<'_>,
     contexts: &Contexts,
+    own_env: &[(String, String)],
 ) -> Result<PreparedScript, String> {
     let body = eval::template(script.run, contexts).map_err(|e| e.to_string())?;
 
@@ -610,7 +611,7 @@ fn prepare_script(
         Some(shell) => Some(eval::template(shell, contexts).map_err(|e| e.to_string())?),
         None => env.defaults.shell.clone(),
     };
-    let path_var = state.path_value(env, scope);
+    let path_var = state.path_value(env, scope, own_env);
     let shell = Shell::resolve(shell_template.as_deref(), |program| {
         env.launcher.has_program(program, &path_var)
     })
