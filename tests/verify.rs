@@ -433,7 +433,20 @@ impl Setup {
 
         let store = FsStore::new(self.data.join("hashtree-ci"));
         let path = CommitPath::new(&npub, &npub, "tools/htci", commit).unwrap();
-        let logs = vec![(job_log_path("ci.test"), b"running tests\n".to_vec())];
+        let logs = vec![
+            (
+                job_log_path("ci.test"),
+                b"running tests\n1 test failed\n".to_vec(),
+            ),
+            (
+                "logs/ci.test/01-build.log".to_string(),
+                b"running tests\n".to_vec(),
+            ),
+            (
+                "logs/ci.test/02-test.log".to_string(),
+                b"1 test failed\n".to_vec(),
+            ),
+        ];
         store
             .write_commit(&path, &summary, &[("ci.test".to_string(), job)], &logs)
             .unwrap()
@@ -617,6 +630,10 @@ fn results_of_htci_run_verify() {
     assert!(jobs.iter().all(|job| job["verified"] == true), "{document}");
 
     let dir = PathBuf::from(commit["dir"].as_str().unwrap());
+    let folder = verify(&dir, &[]);
+    assert_eq!(folder.status.code(), Some(0), "{}", stderr(&folder));
+    assert!(stdout(&folder).contains("logs: "), "{}", stdout(&folder));
+
     let summary_file = dir.join("result.json");
     let verified = verify(&summary_file, &[]);
     assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
@@ -628,4 +645,75 @@ fn results_of_htci_run_verify() {
     assert_eq!(verify(&summary_file, &[]).status.code(), Some(1));
     let relisted = setup.htci(&["results", setup.repo.to_str().unwrap()]);
     assert_eq!(relisted.status.code(), Some(1));
+}
+
+#[test]
+fn commit_folder_verifies_with_logs() {
+    let setup = Setup::new();
+    let dir = setup.store_run(&"4".repeat(40), "2026-12-04T10:00:00Z", Status::Failure);
+
+    let output = verify(&dir, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("verified: signed by npub1"), "{text}");
+    assert!(
+        text.contains("logs: 3 files match their signed hashes"),
+        "{text}"
+    );
+
+    let expected = npub_of(&setup.keys());
+    let pinned = verify(&dir, &["--npub", &expected]);
+    assert_eq!(pinned.status.code(), Some(0), "{}", stderr(&pinned));
+}
+
+#[test]
+fn commit_folder_with_changed_log_fails() {
+    let setup = Setup::new();
+    let dir = setup.store_run(&"5".repeat(40), "2026-12-04T10:00:00Z", Status::Failure);
+    std::fs::write(dir.join("logs/ci.test/02-test.log"), "0 tests failed\n").unwrap();
+
+    let output = verify(&dir, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("not verified: 1 problem(s)"), "{message}");
+    assert!(
+        message.contains("logs/ci.test/02-test.log: SHA-256 is "),
+        "{message}"
+    );
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn commit_folder_with_changed_job_fails() {
+    let setup = Setup::new();
+    let dir = setup.store_run(&"6".repeat(40), "2026-12-04T10:00:00Z", Status::Failure);
+    let job_file = dir.join("jobs/ci.test/result.json");
+    let text = std::fs::read_to_string(&job_file).unwrap();
+    std::fs::write(&job_file, text.replacen("\"failure\"", "\"success\"", 1)).unwrap();
+
+    let output = verify(&dir, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("jobs/ci.test/result.json: signature does not match the content"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "jobs/ci.test/result.json: status is success but the commit summary lists failure"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn empty_folder_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = verify(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("result.json"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -179,7 +179,7 @@ impl FsStore {
             .result
             .jobs
             .iter()
-            .map(|entry| read_job(path, &dir, &summary.result, entry))
+            .map(|entry| read_job(&dir, &summary.result, entry))
             .collect();
         Ok(StoredCommit {
             path: path.clone(),
@@ -399,12 +399,11 @@ fn place_problems(path: &CommitPath, runner: &str, commit: &str, repo_hash: &str
     problems
 }
 
-fn read_job(
-    path: &CommitPath,
-    dir: &Path,
-    summary: &CommitResult,
-    entry: &JobSummary,
-) -> StoredJob {
+/// Reads the job result that `entry` of the summary points to and
+/// compares it with the summary. The summary itself is compared with its
+/// path by the caller, so a job that matches the summary also matches the
+/// path.
+pub(crate) fn read_job(dir: &Path, summary: &CommitResult, entry: &JobSummary) -> StoredJob {
     let unreadable = |error: StoreError| StoredJob {
         summary: entry.clone(),
         document: Err(error),
@@ -431,7 +430,7 @@ fn read_job(
         Err(error) => return unreadable(error),
     };
     let job = &document.result;
-    let mut problems = place_problems(path, &job.runner_npub, &job.commit, &job.repo_hash);
+    let mut problems = Vec::new();
     if job.status != entry.status {
         problems.push(format!(
             "status is {} but the commit summary lists {}",
@@ -441,8 +440,16 @@ fn read_job(
     if job.logs_hash != entry.logs_hash {
         problems.push("logs_hash differs from the commit summary".to_string());
     }
-    if job.runner_npub != summary.runner_npub {
-        problems.push("runner_npub differs from the commit summary".to_string());
+    for (field, in_job, in_summary) in [
+        ("runner_npub", &job.runner_npub, &summary.runner_npub),
+        ("commit", &job.commit, &summary.commit),
+        ("repo_hash", &job.repo_hash, &summary.repo_hash),
+    ] {
+        if in_job != in_summary {
+            problems.push(format!(
+                "{field} is {in_job} but the commit summary has {in_summary}"
+            ));
+        }
     }
     StoredJob {
         summary: entry.clone(),
@@ -575,4 +582,4 @@ mod writer;
 pub use writer::CommitWriter;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,14 +9,18 @@
 //!   ([`locate_repo`]).
 //! - [`fs`]: the filesystem backend ([`FsStore`]) with crash-safe writes
 //!   and verifying reads.
+//! - [`check`]: the full check of a commit folder, logs included
+//!   ([`check_commit_folder`]).
 //! - [`atomic`]: the write-fsync-rename primitive it builds on.
 
 pub mod atomic;
+pub mod check;
 pub mod error;
 pub mod fs;
 pub mod locate;
 pub mod path;
 
+pub use check::{FolderCheck, check_commit_folder};
 pub use error::StoreError;
 pub use fs::{CommitWriter, FsStore, Listing, StoredCommit, StoredDocument, StoredJob};
 pub use locate::{OwnerSource, RepoLocation, locate_repo};

@@ -1,5 +1,7 @@
-//! `htci verify FILE`: checks the signature of a stored result (a commit
-//! summary or a job result) against the `runner_npub` it names.
+//! `htci verify PATH`: checks the signature of a stored result (a commit
+//! summary or a job result) against the `runner_npub` it names. Given a
+//! commit folder, it checks the summary, every job result and every log
+//! against the hashes the results sign.
 //!
 //! A valid signature proves that the holder of that npub's key signed
 //! exactly this content. It does not prove that the npub belongs to a
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ci_core::signing::{RUNNER_NPUB_FIELD, parse_npub, verify_value};
+use ci_store::{FolderCheck, check_commit_folder};
 use clap::Args;
 use serde_json::Value;
 
@@ -21,11 +24,13 @@ const EXIT_UNREADABLE: u8 = 2;
 #[command(
     after_help = "Exit status: 0 when the signature verifies, 1 when it does not (the content \
                   was changed, the signature or npub is missing or invalid, or --npub differs), \
-                  2 when FILE cannot be read or is not valid JSON."
+                  2 when PATH cannot be read or is not valid JSON. For a commit folder, any \
+                  job result or log that does not match also gives 1."
 )]
 pub struct VerifyArgs {
-    /// A signed result: a commit's `result.json` or a job's result file.
-    #[arg(value_name = "FILE")]
+    /// A signed result file (a commit's `result.json` or a job's result
+    /// file), or a commit folder to check with its job results and logs.
+    #[arg(value_name = "PATH")]
     pub file: PathBuf,
 
     /// Also require that the result was signed by this runner npub.
@@ -34,6 +39,9 @@ pub struct VerifyArgs {
 }
 
 pub fn execute(args: &VerifyArgs) -> ExitCode {
+    if args.file.is_dir() {
+        return verify_folder(&args.file, args.npub.as_deref());
+    }
     let document = match read_json(&args.file) {
         Ok(document) => document,
         Err(message) => {
@@ -53,6 +61,64 @@ pub fn execute(args: &VerifyArgs) -> ExitCode {
             ExitCode::from(EXIT_NOT_VERIFIED)
         }
     }
+}
+
+/// Checks a commit folder: the summary, every job result and every log.
+fn verify_folder(dir: &Path, expected_npub: Option<&str>) -> ExitCode {
+    let folder = match check_commit_folder(dir) {
+        Ok(folder) => folder,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+    };
+    let signer = check(&folder.summary.value, expected_npub);
+    let problems = folder_problems(&folder, &signer);
+    if let (Ok(signer), true) = (&signer, problems.is_empty()) {
+        println!("verified: signed by {signer}");
+        print_summary(&folder.summary.value);
+        println!(
+            "logs: {} files match their signed hashes",
+            folder.logs_matched
+        );
+        return ExitCode::SUCCESS;
+    }
+
+    eprintln!(
+        "error: {}: not verified: {} problem(s)",
+        dir.display(),
+        problems.len()
+    );
+    for problem in &problems {
+        eprintln!("  {problem}");
+    }
+    ExitCode::from(EXIT_NOT_VERIFIED)
+}
+
+/// Lists every problem of a checked folder, one line each.
+fn folder_problems(folder: &FolderCheck, signer: &Result<String, String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(reason) = signer {
+        problems.push(format!("result.json: {reason}"));
+    }
+    for job in &folder.jobs {
+        let path = &job.summary.path;
+        match &job.document {
+            Err(error) => problems.push(format!("{path}: {error}")),
+            Ok(document) => {
+                if let Err(error) = &document.signature {
+                    problems.push(format!("{path}: {error}"));
+                }
+            }
+        }
+        problems.extend(
+            job.problems
+                .iter()
+                .map(|problem| format!("{path}: {problem}")),
+        );
+    }
+    problems.extend(folder.log_problems.iter().cloned());
+    problems
 }
 
 /// Reads and parses the file; the error names it.

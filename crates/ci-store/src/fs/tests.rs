@@ -11,21 +11,21 @@ use time::macros::datetime;
 use super::*;
 use crate::path::{job_log_path, step_log_path};
 
-const REPO: &str = "tools/htci";
+pub(crate) const REPO: &str = "tools/htci";
 
-fn keys() -> Keys {
+pub(crate) fn keys() -> Keys {
     Keys::parse("0000000000000000000000000000000000000000000000000000000000000003").unwrap()
 }
 
-fn other_keys() -> Keys {
+pub(crate) fn other_keys() -> Keys {
     Keys::parse("0000000000000000000000000000000000000000000000000000000000000007").unwrap()
 }
 
-fn commit_hash(n: u8) -> String {
+pub(crate) fn commit_hash(n: u8) -> String {
     format!("{n:02x}").repeat(20)
 }
 
-fn job(keys: &Keys, commit: &str, job_id: &str, status: Status) -> JobResult {
+pub(crate) fn job(keys: &Keys, commit: &str, job_id: &str, status: Status) -> JobResult {
     let npub = npub_of(keys);
     let log = format!("log of {job_id}");
     let mut job = JobResult {
@@ -65,14 +65,19 @@ fn job(keys: &Keys, commit: &str, job_id: &str, status: Status) -> JobResult {
     job
 }
 
-struct Run {
-    path: CommitPath,
-    summary: CommitResult,
-    jobs: Vec<(String, JobResult)>,
-    logs: Vec<(String, Vec<u8>)>,
+pub(crate) struct Run {
+    pub(crate) path: CommitPath,
+    pub(crate) summary: CommitResult,
+    pub(crate) jobs: Vec<(String, JobResult)>,
+    pub(crate) logs: Vec<(String, Vec<u8>)>,
 }
 
-fn run(keys: &Keys, commit: &str, finished_at: OffsetDateTime, statuses: &[Status]) -> Run {
+pub(crate) fn run(
+    keys: &Keys,
+    commit: &str,
+    finished_at: OffsetDateTime,
+    statuses: &[Status],
+) -> Run {
     let npub = npub_of(keys);
     let jobs: Vec<(String, JobResult)> = statuses
         .iter()
@@ -114,7 +119,7 @@ fn run(keys: &Keys, commit: &str, finished_at: OffsetDateTime, statuses: &[Statu
     }
 }
 
-fn write(store: &FsStore, run: &Run) -> Result<PathBuf, StoreError> {
+pub(crate) fn write(store: &FsStore, run: &Run) -> Result<PathBuf, StoreError> {
     store.write_commit(&run.path, &run.summary, &run.jobs, &run.logs)
 }
 
