@@ -650,6 +650,8 @@ fn spawn_leg(
     let job_id = unit.job_id.clone();
 
     std::thread::spawn(move || {
+        let _span = tracing::info_span!("job", key = %task.key).entered();
+        tracing::info!(name = %task.display_name, "job started");
         let dir_key = job::job_dir_key(job_number, &task.key);
         let outcome = match JobDirs::create(&run_dir, &dir_key) {
             Ok(dirs) => {
@@ -671,6 +673,7 @@ fn spawn_leg(
                 empty_outcome(Status::Failure, format!("##[error]{error}\n"))
             }
         };
+        tracing::info!(status = %outcome.status, "job finished");
         let leg = LegResult {
             workflow_index,
             job_id,

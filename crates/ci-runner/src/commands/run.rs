@@ -151,6 +151,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     };
 
     let started_at = time::OffsetDateTime::now_utc();
+    let _span = tracing::info_span!("run", commit = %repo.sha, event = %args.event).entered();
     let legs = scheduler::run_all(&settings, &workflows);
     let finished = Finished {
         config: &config,

@@ -269,6 +269,7 @@ pub fn run_step(
 ) -> StepRecord {
     let started = Instant::now();
     state.current_action = action_name(def, state);
+    let _span = tracing::debug_span!("step", action = %state.current_action).entered();
     let mut contexts = state.step_contexts(scope, &[]);
     let status_state = eval::after_steps(scope.failed || state.failed, env.cancel.is_cancelled());
 
