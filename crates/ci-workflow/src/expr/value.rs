@@ -283,8 +283,10 @@ impl Value {
 
     /// Renders the value as JSON the way `toJSON` does: two-space
     /// indentation, `"key": value` pairs, `[]` and `{}` for empty containers,
-    /// integral numbers without a fraction, and `NaN` and the infinities as
-    /// strings because JSON has no literal for them.
+    /// and numbers in the same form as [`format_number`]. Like GitHub's
+    /// runner, it writes NaN and the infinities bare (`NaN`, `Infinity`) and
+    /// large numbers in exponent form (`1E+20`), which strict JSON parsers
+    /// reject.
     pub fn to_json_pretty(&self) -> String {
         let mut out = String::new();
         write_json(self, 0, &mut out);
@@ -500,20 +502,6 @@ pub fn format_number(number: f64) -> String {
     layout_number(negative, &digits, exponent, 15)
 }
 
-/// Formats a number the way `toJSON` writes it: integral numbers that fit a
-/// 64-bit integer without a fraction, others with the shortest digits that
-/// read back as the same number.
-fn format_json_number(number: f64) -> String {
-    if let Some(special) = special_number(number) {
-        return format!("\"{special}\"");
-    }
-    if number.fract() == 0.0 && number.abs() < 9.2e18 {
-        return format!("{}", number as i64);
-    }
-    let (negative, digits, exponent) = decompose(&format!("{number:e}"));
-    layout_number(negative, &digits, exponent, 15)
-}
-
 fn number_to_json(number: f64) -> serde_json::Value {
     if let Some(special) = special_number(number) {
         return serde_json::Value::String(special.to_owned());
@@ -587,7 +575,7 @@ fn write_json(value: &Value, indent: usize, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => out.push_str(&format_json_number(*number)),
+        Value::Number(number) => out.push_str(&format_number(*number)),
         Value::String(text) => write_json_string(text, out),
         Value::Array(items) if items.is_empty() => out.push_str("[]"),
         Value::Array(items) => {
