@@ -276,6 +276,9 @@ impl Value {
     /// rendered as pretty-printed JSON.
     pub fn to_interpolated_string(&self) -> String {
         match self {
+            // NOTE: GitHub's runner turns text around `${{ }}` into a
+            // format() call, which inserts `Array` or `Object` here. JSON is
+            // a deliberate choice of this project, because it shows the data.
             Value::Array(_) | Value::Object(_) => self.to_json_pretty(),
             primitive => primitive_to_string(primitive),
         }
