@@ -22,6 +22,22 @@
 //! BIP-340 signing mixes in 32 bytes of auxiliary random data, so signing
 //! the same document twice gives different signatures that both verify.
 //! [`sign_value_with_aux`] takes fixed auxiliary data for test vectors.
+//!
+//! ```
+//! use ci_core::Keys;
+//! use ci_core::signing::{VerifyError, npub_of, sign_value, verify_value};
+//!
+//! let keys = Keys::generate();
+//! let mut result = serde_json::json!({
+//!     "runner_npub": npub_of(&keys),
+//!     "status": "success",
+//! });
+//! sign_value(&mut result, &keys).unwrap();
+//! assert_eq!(verify_value(&result), Ok(()));
+//!
+//! result["status"] = "failure".into();
+//! assert!(matches!(verify_value(&result), Err(VerifyError::Mismatch { .. })));
+//! ```
 
 use nostr::key::{Keys, PublicKey};
 use nostr::nips::nip19::{FromBech32, ToBech32};
