@@ -13,7 +13,8 @@
 //!
 //! Context, property and function names ignore case.
 //!
-//! The semantics follow GitHub's documentation of expressions:
+//! The semantics follow GitHub's documentation of expressions, and where it
+//! is silent, the expression code of GitHub's runner (actions/runner):
 //!
 //! - `==` and the comparisons convert both sides to numbers when their
 //!   types differ (null is 0, booleans are 1 and 0, strings are parsed,
@@ -29,8 +30,9 @@
 //! - [`parse`] turns text into an [`Expr`]; [`evaluate`] runs it against a
 //!   [`Context`]; [`evaluate_str`] does both.
 //! - [`interpolate`] fills the `${{ }}` parts of a string, and
-//!   [`check_template_syntax`] only checks them. [`Template`] keeps a parsed
-//!   template for repeated use.
+//!   [`check_template_syntax`] only checks them. [`evaluate_template`] keeps
+//!   the value's type when the text is exactly one `${{ }}`. [`Template`]
+//!   keeps a parsed template for repeated use.
 //! - [`evaluate_condition`] evaluates an `if:` value with GitHub's implicit
 //!   `success() &&`; [`Condition`] keeps a parsed condition so that a
 //!   condition evaluated for every matrix cell is parsed once.
