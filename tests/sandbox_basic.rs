@@ -674,6 +674,25 @@ mod api {
     }
 
     #[test]
+    fn sandbox_outlives_the_spawning_thread() {
+        // A parent-death signal would fire when this thread exits; the
+        // sandbox must keep running until its own end instead.
+        let config = SandboxConfig::default();
+        let script = argv(&["sh", "-c", "sleep 1; echo finished"]);
+        let mut child = thread::spawn(move || {
+            launcher()
+                .start(&config, &script, Stdio::piped(), Stdio::null())
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        let mut out = String::new();
+        child.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(child.wait().unwrap(), ExitOutcome::Exited { code: 0 });
+        assert_eq!(out, "finished\n");
+    }
+
+    #[test]
     fn unknown_policy_is_a_setup_error() {
         let config = SandboxConfig {
             seccomp_policy: "/nonexistent/policy.json".to_owned(),
