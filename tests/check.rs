@@ -239,3 +239,33 @@ fn default_path_is_current_directory() {
         ["checked 1 workflow file: 0 errors, 0 warnings"]
     );
 }
+
+#[test]
+fn calls_between_workflows_are_checked() {
+    let repo = tempfile::tempdir().unwrap();
+    let workflows = repo.path().join(".github/workflows");
+    fs::create_dir_all(&workflows).unwrap();
+    fs::write(
+        workflows.join("called.yml"),
+        "on:\n  workflow_call:\n    inputs:\n      target:\n        type: string\n        required: true\njobs:\n  b:\n    runs-on: x\n    steps: [{run: make}]\n",
+    )
+    .unwrap();
+    fs::write(
+        workflows.join("caller.yml"),
+        "on: push\njobs:\n  call:\n    uses: ./.github/workflows/called.yml\n    with:\n      tagret: linux\n  gone:\n    uses: ./.github/workflows/gone.yml\n",
+    )
+    .unwrap();
+
+    let output = check(&[repo.path()]);
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout_lines(&output),
+        [
+            ".github/workflows/caller.yml:4:11: error: job \"call\" does not pass the required input \"target\" of \"./.github/workflows/called.yml\"",
+            ".github/workflows/caller.yml:6:7: error: input \"tagret\" in job \"call\" is not defined by \"./.github/workflows/called.yml\"; it defines \"target\"",
+            ".github/workflows/caller.yml:8:11: error: reusable workflow \"./.github/workflows/gone.yml\" called by job \"gone\" does not exist",
+            "checked 2 workflow files: 3 errors, 0 warnings",
+        ]
+    );
+}

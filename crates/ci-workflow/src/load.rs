@@ -18,6 +18,7 @@
 //! assert!(loaded.warnings.is_empty());
 //! ```
 
+mod calls;
 mod checks;
 mod contexts;
 mod job;
@@ -33,6 +34,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::Workflow;
 use crate::yaml::{self, Limits};
 
+pub use calls::check_local_calls;
 use reader::Reader;
 
 /// A workflow that loaded without errors, and the warnings about it.

@@ -1,12 +1,17 @@
 //! `htci check`: validates workflow files and prints their diagnostics like
 //! a linter, one `file:line:column: severity: message` per line, followed
-//! by a count.
+//! by a count. For a repository it also checks the calls between its
+//! workflows: a local reusable workflow must exist and declare the inputs
+//! and secrets passed to it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ci_workflow::diagnostic::{Diagnostic, Severity};
-use ci_workflow::load::{LoadError, discover_workflows, load_workflow_file};
+use ci_workflow::load::{
+    LoadError, check_local_calls, discover_workflows, load_workflow_file, sort_diagnostics,
+};
+use ci_workflow::model::Workflow;
 use clap::Args;
 
 /// Exit status when the workflows have errors.
@@ -37,16 +42,27 @@ pub fn execute(args: &CheckArgs) -> ExitCode {
         }
     };
 
-    let mut diagnostics = Vec::new();
-    for (path, display_path) in &files {
-        diagnostics.extend(check_file(path, display_path));
+    let mut checked: Vec<CheckedFile> = files
+        .iter()
+        .map(|(path, display_path)| check_file(path, display_path))
+        .collect();
+    if args.path.is_dir() {
+        add_call_diagnostics(&args.path, &mut checked);
     }
 
-    for diagnostic in &diagnostics {
-        println!("{diagnostic}");
+    let mut errors = 0;
+    let mut warnings = 0;
+    for file in &mut checked {
+        sort_diagnostics(&mut file.diagnostics);
+        for diagnostic in &file.diagnostics {
+            println!("{diagnostic}");
+            if diagnostic.is_error() {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+        }
     }
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
     println!(
         "checked {}: {}, {}",
         plural(files.len(), "workflow file"),
@@ -58,6 +74,30 @@ pub fn execute(args: &CheckArgs) -> ExitCode {
         ExitCode::from(EXIT_ERRORS)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One checked file: its diagnostics, and its workflow when it loaded.
+struct CheckedFile {
+    diagnostics: Vec<Diagnostic>,
+    workflow: Option<Workflow>,
+}
+
+/// Adds the diagnostics of calls between the repository's workflows (a
+/// local reusable workflow that is missing or called with undeclared
+/// inputs) to the calling files.
+fn add_call_diagnostics(repo_root: &Path, checked: &mut [CheckedFile]) {
+    let workflows: Vec<&Workflow> = checked.iter().filter_map(|f| f.workflow.as_ref()).collect();
+    let call_diagnostics = check_local_calls(repo_root, &workflows);
+    for diagnostic in call_diagnostics {
+        let caller = checked.iter_mut().find(|file| {
+            file.workflow
+                .as_ref()
+                .is_some_and(|workflow| workflow.path == diagnostic.path)
+        });
+        if let Some(caller) = caller {
+            caller.diagnostics.push(diagnostic);
+        }
     }
 }
 
@@ -94,24 +134,34 @@ fn workflow_files(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         .collect())
 }
 
-/// Loads one file and returns its diagnostics, errors and warnings sorted
-/// by position. Diagnostics show `display_path`.
-fn check_file(path: &Path, display_path: &str) -> Vec<Diagnostic> {
-    let mut diagnostics = match load_workflow_file(path) {
-        Ok(loaded) => loaded.warnings,
-        Err(LoadError::Read { source, .. }) => vec![Diagnostic {
-            path: path.display().to_string(),
-            line: 1,
-            column: 1,
-            severity: Severity::Error,
-            message: format!("failed to read the file: {source}"),
-        }],
-        Err(error) => error.diagnostics(),
+/// Loads one file. Diagnostics and the workflow's path show
+/// `display_path`.
+fn check_file(path: &Path, display_path: &str) -> CheckedFile {
+    let (mut diagnostics, workflow) = match load_workflow_file(path) {
+        Ok(loaded) => (loaded.warnings, Some(loaded.workflow)),
+        Err(LoadError::Read { source, .. }) => {
+            let diagnostic = Diagnostic {
+                path: display_path.to_string(),
+                line: 1,
+                column: 1,
+                severity: Severity::Error,
+                message: format!("failed to read the file: {source}"),
+            };
+            (vec![diagnostic], None)
+        }
+        Err(error) => (error.diagnostics(), None),
     };
     for diagnostic in &mut diagnostics {
         diagnostic.path = display_path.to_string();
     }
-    diagnostics
+    let workflow = workflow.map(|mut workflow| {
+        workflow.path = display_path.to_string();
+        workflow
+    });
+    CheckedFile {
+        diagnostics,
+        workflow,
+    }
 }
 
 fn plural(count: usize, noun: &str) -> String {
