@@ -104,6 +104,51 @@ jobs:
 }
 
 #[test]
+fn max_concurrent_jobs_one_serializes() {
+    let repo = TestRepo::new();
+    let lock = repo.root.join("lock");
+    let job = r#"
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          mkdir "@LOCK@" || exit 1
+          sleep 0.2
+          rmdir "@LOCK@"
+"#;
+    let workflow = format!("on: push\njobs:\n  a:{job}  b:{job}  c:{job}")
+        .replace("@LOCK@", lock.to_str().unwrap());
+    repo.write(".github/workflows/ci.yml", &workflow);
+    let sha = repo.commit("Add the workflow");
+    repo.set_limits(&[("max_concurrent_jobs", 1)]);
+
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    for key in ["ci.a", "ci.b", "ci.c"] {
+        assert_eq!(repo.job(&sha, key)["status"], "success", "job {key}");
+    }
+}
+
+#[test]
+fn runner_timeout_caps_jobs() {
+    let sleeper = run_support::marker(5);
+    let repo = TestRepo::with_workflow(
+        &"on: push\njobs:\n  long:\n    runs-on: ubuntu-latest\n    steps:\n      - run: sleep @MARKER@\n"
+            .replace("@MARKER@", &sleeper),
+    );
+    let sha = repo.head();
+    repo.set_limits(&[("job_timeout_secs", 1)]);
+
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 1, "{}", output.all());
+    assert_eq!(repo.job(&sha, "ci.long")["status"], "failure");
+    assert!(repo.job_log(&sha, "ci.long").contains("timed out"));
+    assert_eq!(
+        run_support::processes_with(&format!("sleep {sleeper}")),
+        Vec::<u32>::new()
+    );
+}
+
+#[test]
 fn max_parallel_one_never_overlaps() {
     let repo = TestRepo::new();
     let lock = repo.root.join("lock");
@@ -140,6 +185,9 @@ jobs:
 
 #[test]
 fn independent_jobs_run_in_parallel() {
+    if run_support::host_only("the jobs meet in a host directory that sandboxed steps cannot see") {
+        return;
+    }
     let repo = TestRepo::new();
     let meeting = repo.root.join("meeting");
     repo.write(
@@ -166,6 +214,7 @@ jobs:
     );
     std::fs::create_dir_all(&meeting).unwrap();
     let sha = repo.commit("Add the workflow");
+    repo.set_limits(&[("max_concurrent_jobs", 2)]);
 
     let output = repo.run(&[]);
     assert_eq!(output.code, 0, "{}", output.all());

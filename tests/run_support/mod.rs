@@ -19,6 +19,26 @@ pub fn htci_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_htci")))
 }
 
+/// Returns whether the run tests run every step in the sandbox: set by
+/// `HTCI_TEST_SANDBOX=1`, so the same tests cover `htci run --sandbox`.
+pub fn sandboxed() -> bool {
+    std::env::var_os("HTCI_TEST_SANDBOX").is_some_and(|value| value == "1")
+}
+
+/// The `isolation` kind that results of this test run record.
+pub fn expected_isolation() -> &'static str {
+    if sandboxed() { "sandbox" } else { "host" }
+}
+
+/// Returns true, after saying why on stderr, when the tests run sandboxed
+/// and the calling test needs the host: the test then ends early.
+pub fn host_only(reason: &str) -> bool {
+    if sandboxed() {
+        eprintln!("host-only test, not run with HTCI_TEST_SANDBOX=1: {reason}");
+    }
+    sandboxed()
+}
+
 /// A repository and a private home for one test.
 pub struct TestRepo {
     _dir: TempDir,
@@ -125,7 +145,12 @@ impl TestRepo {
     }
 
     /// Builds an `htci` command with this test's HOME and XDG directories.
+    /// With `HTCI_TEST_SANDBOX=1`, `htci run` gets `--sandbox`.
     pub fn command(&self, args: &[&str]) -> Command {
+        let mut args = args.to_vec();
+        if sandboxed() && args.first() == Some(&"run") {
+            args.insert(1, "--sandbox");
+        }
         let mut command = Command::new(htci_bin());
         command
             .args(args)
@@ -137,6 +162,28 @@ impl TestRepo {
             .env_remove("HTCI_KEEP_RUN_DIR")
             .stdin(Stdio::null());
         command
+    }
+
+    /// Creates the runner identity with `htci init` and sets the given
+    /// `[runner.limits]` values in its runner.toml.
+    pub fn set_limits(&self, limits: &[(&str, u64)]) {
+        let output = self.htci(&["init"]);
+        assert_eq!(output.code, 0, "htci init: {}", output.all());
+
+        let path = self.config_home().join("hashtree-ci/runner.toml");
+        let mut text = fs::read_to_string(&path).unwrap();
+        for (key, value) in limits {
+            let line = text
+                .lines()
+                .find(|line| {
+                    line.trim_start_matches("# ")
+                        .starts_with(&format!("{key} ="))
+                })
+                .unwrap_or_else(|| panic!("no {key} in {text}"))
+                .to_string();
+            text = text.replace(&line, &format!("{key} = {value}"));
+        }
+        fs::write(&path, text).unwrap();
     }
 
     /// Runs `htci` with `args` and waits for it.
