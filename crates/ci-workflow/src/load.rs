@@ -162,7 +162,7 @@ pub fn load_with_limits(
         }
     };
 
-    let mut reader = Reader::new(display_path);
+    let mut reader = Reader::new(display_path, text);
     for duplicate in &document.duplicate_keys {
         reader.error(duplicate.pos, duplicate.message.clone());
     }

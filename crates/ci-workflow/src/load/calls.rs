@@ -12,7 +12,7 @@ use crate::model::{CallSecrets, JobKind, TriggerConfig, Workflow, WorkflowCall, 
 /// loaded workflows of the repository at `repo_root` with their paths
 /// relative to it (`.github/workflows/ci.yml`). A called file that exists
 /// but is missing from `workflows` failed to load, and its own errors
-/// already say why, so calls to it are not checked.
+/// are reported for it, so calls to it are not checked.
 pub fn check_local_calls(repo_root: &Path, workflows: &[&Workflow]) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for caller in workflows {

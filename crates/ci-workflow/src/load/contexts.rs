@@ -73,8 +73,8 @@ enum Functions {
     StatusAndHashFiles,
 }
 
-/// Where an expression is written: a label for messages and what it may
-/// use.
+/// The key an expression is written in: its label and context for
+/// messages, and the contexts and functions it allows.
 struct Key<'a> {
     label: &'a str,
     context: &'a str,
@@ -376,7 +376,7 @@ fn check_text(reader: &mut Reader, text: &str, pos: Position, key: &Key) {
     }
     if let Ok(template) = expr::Template::parse(text) {
         for expression in template.expressions() {
-            check_expression(reader, expression, pos, key);
+            check_expression(reader, expression, text, pos, key);
         }
     }
 }
@@ -390,15 +390,22 @@ fn check_condition(reader: &mut Reader, condition: Option<&Condition>, key: &Key
     if condition.raw.contains("${{") {
         check_text(reader, &condition.raw, condition.pos, key);
     } else if let Ok(expression) = expr::parse(condition.raw.trim()) {
-        check_expression(reader, &expression, condition.pos, key);
+        check_expression(reader, &expression, &condition.raw, condition.pos, key);
     }
 }
 
-fn check_expression(reader: &mut Reader, expression: &Expr, pos: Position, key: &Key) {
+/// Checks one parsed expression of `text`, the value that starts at `pos`.
+fn check_expression(reader: &mut Reader, expression: &Expr, text: &str, pos: Position, key: &Key) {
+    let locate = |reader: &Reader, name: &str| {
+        let offset = find_identifier(text, name).unwrap_or(0);
+        reader.position_in_value(text, pos, offset)
+    };
+
     for name in expression.named_values() {
         if !key.contexts.contains(&name) {
+            let name_pos = locate(reader, name);
             reader.error(
-                pos,
+                name_pos,
                 format!(
                     "context \"{name}\" is not available in {} of {}; available contexts \
                      are {}",
@@ -428,13 +435,14 @@ fn check_expression(reader: &mut Reader, expression: &Expr, pos: Position, key: 
         if allowed {
             continue;
         }
+        let function_pos = locate(reader, function.name());
         let where_available = if function == Function::HashFiles {
             "step keys"
         } else {
             "\"if\" of jobs and steps"
         };
         reader.error(
-            pos,
+            function_pos,
             format!(
                 "function \"{}\" is not available in {} of {}; it is only available in \
                  {where_available}",
@@ -444,4 +452,35 @@ fn check_expression(reader: &mut Reader, expression: &Expr, pos: Position, key: 
             ),
         );
     }
+}
+
+/// Finds the byte offset of the first use of identifier `name` in `text`,
+/// ignoring case, outside single-quoted string literals and not as part of
+/// a longer identifier or after a `.` (where it would be a property name).
+fn find_identifier(text: &str, name: &str) -> Option<usize> {
+    let is_identifier_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let bytes = text.as_bytes();
+    let mut in_string = false;
+
+    for (index, &byte) in bytes.iter().enumerate() {
+        if byte == b'\'' {
+            in_string = !in_string;
+            continue;
+        }
+        if in_string {
+            continue;
+        }
+        let Some(candidate) = text.get(index..index + name.len()) else {
+            continue;
+        };
+        let before_ok =
+            index == 0 || !(is_identifier_byte(bytes[index - 1]) || bytes[index - 1] == b'.');
+        let after_ok = bytes
+            .get(index + name.len())
+            .is_none_or(|&b| !is_identifier_byte(b));
+        if before_ok && after_ok && candidate.eq_ignore_ascii_case(name) {
+            return Some(index);
+        }
+    }
+    None
 }

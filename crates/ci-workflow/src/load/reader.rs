@@ -5,11 +5,13 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::expr::{self, ExprError};
 use crate::model::{Condition, Data, OrExpression, Spanned, Template};
-use crate::yaml::{Node, Position, Resolved, Scalar, Value};
+use crate::yaml::{Node, Position, Resolved, Scalar, ScalarStyle, Value};
 
 /// Collects diagnostics for one file while its sections are read.
 pub(crate) struct Reader<'a> {
     pub path: &'a str,
+    /// The whole text of the file, to find positions inside values.
+    pub source: &'a str,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -37,11 +39,37 @@ impl<'n> Fields<'n> {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(path: &'a str) -> Self {
+    pub fn new(path: &'a str, source: &'a str) -> Self {
         Reader {
             path,
+            source,
             diagnostics: Vec::new(),
         }
+    }
+
+    /// Returns the position of byte `offset` of a template's value, whose
+    /// scalar starts at `pos`. The scalar's style is recovered from the
+    /// character at `pos`: a quote for quoted scalars, a value with line
+    /// breaks for block scalars (whose position is their first content
+    /// character), otherwise a plain scalar.
+    pub fn position_in_value(&self, value: &str, pos: Position, offset: usize) -> Position {
+        let first_char = self
+            .source
+            .lines()
+            .nth(pos.line.saturating_sub(1))
+            .and_then(|line| line.chars().nth(pos.column.saturating_sub(1)));
+        let style = match first_char {
+            Some('"') => ScalarStyle::DoubleQuoted,
+            Some('\'') => ScalarStyle::SingleQuoted,
+            _ if value.contains('\n') => ScalarStyle::Literal,
+            _ => ScalarStyle::Plain,
+        };
+        let scalar = Scalar {
+            text: value.to_string(),
+            style,
+            tag: None,
+        };
+        scalar.position_of(pos, offset)
     }
 
     pub fn error(&mut self, pos: Position, message: impl Into<String>) {
