@@ -12,8 +12,8 @@
 use super::reader::Reader;
 use crate::expr::{self, Expr, Function};
 use crate::model::{
-    CallSecrets, Condition, Container, JobKind, Matrix, MatrixRows, MatrixValues, OrExpression,
-    Position, RunsOn, Spanned, StepAction, Template, TriggerConfig, Workflow,
+    CallSecrets, Condition, Container, Data, JobKind, Matrix, MatrixRows, MatrixValues,
+    OrExpression, Position, RunsOn, Spanned, StepAction, Template, TriggerConfig, Workflow,
 };
 
 /// Contexts of `run-name`, workflow `concurrency` and `workflow_call`
@@ -255,16 +255,40 @@ fn check_strategy(reader: &mut Reader, job: &crate::model::Job, context: &str) {
         Some(Matrix::Expression(template)) => check_template(reader, Some(template), &strategy_key),
         Some(Matrix::Axes(axes)) => {
             for (_, values) in axes.axes.iter() {
-                if let MatrixValues::Expression(template) = values {
-                    check_template(reader, Some(template), &strategy_key);
+                match values {
+                    MatrixValues::Expression(template) => {
+                        check_template(reader, Some(template), &strategy_key);
+                    }
+                    MatrixValues::List(items) => {
+                        for item in items {
+                            check_data(reader, item, &strategy_key);
+                        }
+                    }
                 }
             }
             for rows in [&axes.include, &axes.exclude].into_iter().flatten() {
-                if let MatrixRows::Expression(template) = rows {
-                    check_template(reader, Some(template), &strategy_key);
+                match rows {
+                    MatrixRows::Expression(template) => {
+                        check_template(reader, Some(template), &strategy_key);
+                    }
+                    MatrixRows::List(rows) => {
+                        for (_, value) in rows.iter().flat_map(|row| row.values.iter()) {
+                            check_data(reader, value, &strategy_key);
+                        }
+                    }
                 }
             }
         }
+    }
+}
+
+/// Checks a matrix value that is a string.
+///
+/// NOTE: strings nested in lists or objects of a matrix value are not
+/// checked here, because their positions are not kept.
+fn check_data(reader: &mut Reader, data: &Data, key: &Key) {
+    if let Some(text) = data.value.as_str() {
+        check_text(reader, text, data.pos, key);
     }
 }
 

@@ -413,7 +413,10 @@ fn read_matrix_axis(
                 reader.error(pos, format!("{label} of {context} has no values"));
             }
             Some(MatrixValues::List(
-                items.iter().map(|item| reader.data(item)).collect(),
+                items
+                    .iter()
+                    .map(|item| reader.data_with_expressions(item, &label, context))
+                    .collect(),
             ))
         }
         _ => whole_expression(
@@ -459,7 +462,8 @@ fn read_matrix_rows(
         let mut values = OrderedMap::default();
         for (key, value) in entries {
             if let Some(key_text) = reader.key_string(key, context) {
-                values.push(key_text, key.pos, reader.data(value));
+                let value = reader.data_with_expressions(value, &label, context);
+                values.push(key_text, key.pos, value);
             }
         }
         rows.push(MatrixRow {

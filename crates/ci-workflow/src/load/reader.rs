@@ -389,6 +389,32 @@ impl<'a> Reader<'a> {
         Spanned::new(to_json(node), node.pos)
     }
 
+    /// Converts a node into data like [`Reader::data`] and checks the
+    /// expression syntax of every string in it, because GitHub evaluates
+    /// `${{ }}` inside matrix values.
+    pub fn data_with_expressions(&mut self, node: &Node, label: &str, context: &str) -> Data {
+        self.check_data_syntax(node, label, context);
+        self.data(node)
+    }
+
+    /// Checks the strings of a node and its children. The recursion is
+    /// bounded by the parser's depth limit.
+    fn check_data_syntax(&mut self, node: &Node, label: &str, context: &str) {
+        match &node.value {
+            Value::Scalar(scalar) => self.check_template_syntax(scalar, node.pos, label, context),
+            Value::Sequence(items) => {
+                for item in items {
+                    self.check_data_syntax(item, label, context);
+                }
+            }
+            Value::Mapping(entries) => {
+                for (_, value) in entries {
+                    self.check_data_syntax(value, label, context);
+                }
+            }
+        }
+    }
+
     /// Records an error for a `${{` without a closing `}}`, or else for
     /// the first expression syntax error of the template.
     pub fn check_template_syntax(
