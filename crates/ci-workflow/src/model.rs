@@ -46,6 +46,7 @@ pub struct Template {
     /// The scalar as written in the file (after YAML unescaping). Differs
     /// from `value` only for converted numbers.
     pub source: String,
+    /// Position of the scalar (see [`crate::yaml::Node::pos`]).
     pub pos: Position,
 }
 
@@ -198,6 +199,7 @@ impl Workflow {
 /// The `on:` section: the events that trigger the workflow, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct On {
+    /// Position of the value of `on:`.
     pub pos: Position,
     pub triggers: Vec<Trigger>,
 }
@@ -214,6 +216,7 @@ impl On {
 pub struct Trigger {
     /// Event name such as `push` or `pull_request`.
     pub event: String,
+    /// Position of the event name.
     pub pos: Position,
     /// `types`, branch, tag and path filters. All `None` when the event was
     /// given without configuration (`on: push`, `on: [push]` or `push:`
@@ -328,6 +331,7 @@ pub struct RunDefaults {
 /// `concurrency:` of a workflow or job. The string form sets only `group`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Concurrency {
+    /// Position of the value of `concurrency:`.
     pub pos: Position,
     pub group: Template,
     /// `cancel-in-progress:`; `None` when absent (GitHub's default: false).
@@ -443,6 +447,7 @@ pub enum RunsOn {
 /// `strategy:` of a job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Strategy {
+    /// Position of the value of `strategy:`.
     pub pos: Position,
     pub matrix: Option<Matrix>,
     /// `fail-fast:`; GitHub's default is true.
@@ -462,6 +467,7 @@ pub enum Matrix {
 /// The mapping form of a matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixAxes {
+    /// Position of the matrix mapping.
     pub pos: Position,
     /// Axis names (`os`, `node`) to their values, in file order.
     pub axes: OrderedMap<MatrixValues>,
@@ -490,6 +496,7 @@ pub enum MatrixRows {
 /// One combination under `include:` or `exclude:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixRow {
+    /// Position of the row's mapping.
     pub pos: Position,
     pub values: OrderedMap<Data>,
 }
@@ -497,6 +504,7 @@ pub struct MatrixRow {
 /// `container:` of a job or one entry of `services:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Container {
+    /// Position of the container's value (a string or a mapping).
     pub pos: Position,
     /// `image:`; the string form `container: node:20` sets only this.
     pub image: Template,

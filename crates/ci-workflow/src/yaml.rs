@@ -268,6 +268,10 @@ fn is_core_float(text: &str) -> bool {
 /// A node of the tree with the position where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// Where the node starts: the first key of a block mapping, the `-` of
+    /// a block sequence, the bracket of a flow collection, the first
+    /// character of a scalar (its quote if quoted), or the first content
+    /// character of a block scalar.
     pub pos: Position,
     pub value: Value,
 }
