@@ -132,6 +132,23 @@ pub enum ContainerRuntime {
     /// htci's built-in rootless sandbox (namespaces, seccomp, no
     /// capabilities).
     Sandbox,
+    /// Docker, as configurations for other hashtree-ci runners name it;
+    /// htci runs the built-in sandbox in its place.
+    Docker,
+    /// Podman, as configurations for other hashtree-ci runners name it;
+    /// htci runs the built-in sandbox in its place.
+    Podman,
+}
+
+impl ContainerRuntime {
+    /// Returns the name used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerRuntime::Sandbox => "sandbox",
+            ContainerRuntime::Docker => "docker",
+            ContainerRuntime::Podman => "podman",
+        }
+    }
 }
 
 /// `[runner.container] network`.
@@ -318,7 +335,7 @@ impl RunnerConfig {
         let container = &self.container;
         out.push_str("\n[runner.container]\n");
         out.push_str(&format!("enabled = {}\n", container.enabled));
-        out.push_str("runtime = \"sandbox\"\n");
+        out.push_str(&format!("runtime = \"{}\"\n", container.runtime.as_str()));
         out.push_str(&format!(
             "default_image = {}\n",
             text(&container.default_image)
@@ -443,10 +460,14 @@ fn parse_container(section: &Section<'_>) -> Result<ContainerConfig, ConfigError
         .as_deref()
     {
         None | Some("sandbox") => ContainerRuntime::Sandbox,
-        Some(_) => {
+        Some("docker") => ContainerRuntime::Docker,
+        Some("podman") => ContainerRuntime::Podman,
+        Some(other) => {
             return Err(section.invalid(
                 "runtime",
-                "expected \"sandbox\" (the only runtime), like runtime = \"sandbox\"",
+                format!(
+                    "unknown runtime \"{other}\": expected \"sandbox\", \"docker\" or \"podman\", like runtime = \"sandbox\""
+                ),
             ));
         }
     };

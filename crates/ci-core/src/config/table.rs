@@ -148,6 +148,8 @@ impl<'a> Section<'a> {
             None => return Ok(None),
             Some(Value::Integer(number)) => *number as f64,
             Some(Value::Float(number)) => *number,
+            // Docker-style configurations write CPU counts as strings ("1.5").
+            Some(Value::String(text)) => text.trim().parse().unwrap_or(f64::NAN),
             Some(_) => f64::NAN,
         };
         if number.is_finite() && number > 0.0 {
