@@ -154,6 +154,7 @@ pub fn load_with_limits(
     text: &str,
     limits: &Limits,
 ) -> Result<Loaded, LoadError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let document = match yaml::parse(text, limits) {
         Ok(document) => document,
         Err(error) => {

@@ -416,6 +416,9 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Document, YamlError> {
         });
     }
 
+    // A byte order mark is invisible in editors, so it must not count as a
+    // column (or as part of the first key).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root = TreeBuilder::new(text, limits).build()?;
 
     let mut duplicate_keys = Vec::new();

@@ -402,3 +402,22 @@ jobs:
 ";
     assert_eq!(diagnostics(text), ["ok"]);
 }
+
+#[test]
+fn crlf_line_endings_and_bom() {
+    let text = "\u{feff}on: push\r\njobs:\r\n  build:\r\n    runs-on: x\r\n    steps:\r\n      - run: |\r\n          echo one\r\n          echo ${{ nope }}\r\n";
+    assert_eq!(
+        diagnostics(text),
+        [
+            "w.yml:8:20: error: invalid expression in \"run\" of step 1 of job \"build\": unrecognized named-value: 'nope'; expressions can read github, env, vars, secrets, inputs, job, jobs, steps, runner, strategy, matrix and needs"
+        ]
+    );
+
+    let fixed = text.replace("nope", "github.sha");
+    let loaded = load_workflow_str("w.yml", &fixed).unwrap();
+    let steps = loaded.workflow.job("build").unwrap().steps();
+    let ci_workflow::model::StepAction::Run { run, .. } = &steps[0].action else {
+        panic!("not a run step");
+    };
+    assert_eq!(run.value, "echo one\necho ${{ github.sha }}\n");
+}
