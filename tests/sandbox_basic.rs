@@ -398,6 +398,23 @@ fn pasta_forwards_to_a_host_loopback_listener() {
     }
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(server.join().unwrap(), "hello-from-sandbox\n");
+    let pasta_left = processes_with_argument(&format!("{port}"));
+    assert_eq!(pasta_left, 0, "a pasta process outlived its sandbox");
+}
+
+/// Counts the `pasta` processes with `needle` among their arguments.
+fn processes_with_argument(needle: &str) -> usize {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| fs::read(entry.ok()?.path().join("cmdline")).ok())
+        .filter(|cmdline| {
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let is_pasta = args.first().is_some_and(|a| a.ends_with(b"pasta"));
+            is_pasta && args.iter().any(|a| *a == needle.as_bytes())
+        })
+        .count()
 }
 
 fn tun_is_accessible() -> bool {
@@ -687,7 +704,11 @@ mod api {
         .join()
         .unwrap();
         let mut out = String::new();
-        child.take_stdout().unwrap().read_to_string(&mut out).unwrap();
+        child
+            .take_stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(child.wait().unwrap(), ExitOutcome::Exited { code: 0 });
         assert_eq!(out, "finished\n");
     }

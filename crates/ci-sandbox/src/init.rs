@@ -10,7 +10,8 @@
 //! 2. joins the cgroups the runner prepared,
 //! 3. unshares the user, mount, pid, network, UTS, IPC and cgroup
 //!    namespaces and maps the caller to uid and gid 1000,
-//! 4. waits for the runner to attach `pasta`, when asked to,
+//! 4. starts `pasta` for the pasta network, from a helper it forked
+//!    before step 3 so that pasta runs in the host's namespaces,
 //! 5. forks pid 1 of the new pid namespace (see [`crate::process`]),
 //! 6. supervises it: forwards termination signals, and kills it when the
 //!    runner dies (end of file on the request pipe).
@@ -23,12 +24,13 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use crate::config::Network;
 use crate::namespaces;
+use crate::network::PastaHelper;
 use crate::process;
 use crate::protocol::{INIT_MARKER, InitRequest, Report, Reporter, read_request};
 use crate::sys;
@@ -156,17 +158,14 @@ fn run(
     // SAFETY: getuid and getgid cannot fail and take no arguments.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let own_network = request.config.network != Network::Host;
+    // Forked before unsharing: pasta must join the sandbox's namespaces
+    // from the host's, with the runner's credentials.
+    let mut pasta = request.pasta.as_ref().map(PastaHelper::fork).transpose()?;
     namespaces::unshare(own_network)?;
     namespaces::map_ids(uid, gid)?;
 
-    if request.wait_for_network {
-        reporter.send(&Report::NamespacesReady {
-            pid: std::process::id() as i32,
-        });
-        let mut go = [0u8; 1];
-        request_pipe
-            .read_exact(&mut go)
-            .map_err(|e| InitError::new("wait for the runner to attach the network", e))?;
+    if let Some(helper) = &mut pasta {
+        helper.start()?;
     }
 
     // Blocked before the fork, and pid 1 inherits the mask, so no signal is
@@ -180,7 +179,11 @@ fn run(
     if pid1 == 0 {
         process::run_pid1(request, reporter);
     }
-    supervise_pid1(pid1, request_pipe.as_raw_fd())
+    let code = supervise_pid1(pid1, request_pipe.as_raw_fd());
+    if let Some(helper) = &mut pasta {
+        helper.stop();
+    }
+    code
 }
 
 /// Waits for pid 1 while forwarding signals to it; kills it when the

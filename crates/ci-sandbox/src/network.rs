@@ -2,20 +2,26 @@
 //!
 //! With [`Network::None`](crate::Network::None) the sandbox gets a new
 //! network namespace in which pid 1 brings up `lo`, so programs can talk
-//! to themselves but to nothing else. With `Pasta`, the runner starts
-//! `pasta` (package `passt`) attached to the sandbox's namespaces: pasta
+//! to themselves but to nothing else. With `Pasta`, the init starts
+//! `pasta` (package `passt`) attached to the sandbox's namespaces. pasta
 //! creates a tap interface, configures it from the host's addresses, and
 //! translates the sandbox's traffic into ordinary sockets of the runner's
 //! user on the host.
 
-use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::ffi::{CString, OsString};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::PastaOptions;
 use crate::error::SandboxError;
+use crate::init::InitError;
 use crate::sys;
 
 /// Sets the `lo` interface of the current network namespace up.
@@ -32,7 +38,6 @@ pub fn bring_up_loopback() -> io::Result<()> {
     for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
         *slot = *byte as libc::c_char;
     }
-    use std::os::fd::AsRawFd;
     // SAFETY: `request` is a valid ifreq naming `lo`, written by the kernel.
     sys::check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) })?;
     // SAFETY: after SIOCGIFFLAGS the union contains the interface flags.
@@ -42,18 +47,32 @@ pub fn bring_up_loopback() -> io::Result<()> {
     Ok(())
 }
 
-/// A running `pasta` daemon serving one sandbox.
-#[derive(Debug)]
-pub struct Pasta {
-    pid_file: PathBuf,
+/// How the init starts `pasta`: the executable and its options, to which
+/// the init appends `--pid FILE` and its own pid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastaLaunch {
+    /// Absolute path of the `pasta` executable.
+    pub program: PathBuf,
+    /// Options before `--pid`.
+    pub args: Vec<String>,
+    /// File where pasta writes its pid once the network is configured.
+    pub pid_file: PathBuf,
 }
 
-impl Pasta {
-    /// Attaches pasta to the user and network namespace of `pid` and waits
-    /// until the namespace's network is configured.
-    pub fn attach(pid: i32, options: &PastaOptions) -> Result<Self, SandboxError> {
+impl PastaLaunch {
+    /// Checks that pasta can run for this user and builds its options.
+    /// Runs in the runner, so a missing package fails before any process
+    /// starts.
+    pub fn prepare(options: &PastaOptions, installed: Option<&Path>) -> Result<Self, SandboxError> {
+        let Some(program) = installed else {
+            return Err(SandboxError::Pasta(
+                "pasta is not installed; install the passt package (`apt-get install passt`) \
+                 or choose network none or host"
+                    .to_owned(),
+            ));
+        };
         check_tun_access()?;
-        let pid_file = std::env::temp_dir().join(unique_name("htci-pasta", "pid"));
+
         let tcp_to_host = if options.host_loopback_tcp_ports.is_empty() {
             "none".to_owned()
         } else {
@@ -64,64 +83,186 @@ impl Pasta {
                 .collect();
             ports.join(",")
         };
-        let mut command = Command::new("pasta");
-        command
-            .args(["--config-net", "--quiet", "--no-map-gw"])
+        let mut args: Vec<String> = [
+            "--config-net",
+            "--quiet",
+            // In the foreground pasta stays the init's child, so the init
+            // can stop it and the parent-death signal reaches it.
+            "--foreground",
+            "--no-map-gw",
             // No DHCP, NDP, DHCPv6 or router advertisements, because
             // --config-net already configured the addresses.
-            .args(["--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra"])
-            // No port of the host forwarded into the sandbox; only the
+            "--no-dhcp",
+            "--no-ndp",
+            "--no-dhcpv6",
+            "--no-ra",
+            // No port of the host forwarded into the sandbox, and only the
             // requested loopback ports forwarded from it to the host.
-            .args(["-t", "none", "-u", "none", "-U", "none", "-T", &tcp_to_host])
-            .args(runas_args())
-            .arg("--pid")
-            .arg(&pid_file)
-            .arg(pid.to_string())
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-
-        // pasta forks into the background once the namespace is ready, so
-        // the foreground process exiting means the network is usable.
-        let output = command.output().map_err(|error| {
-            if error.kind() == io::ErrorKind::NotFound {
-                SandboxError::Pasta(
-                    "pasta is not installed; install the passt package (`apt-get install passt`) \
-                     or choose network none or host"
-                        .to_owned(),
-                )
-            } else {
-                SandboxError::Pasta(format!("failed to run pasta: {error}"))
-            }
-        })?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(SandboxError::Pasta(format!(
-                "pasta exited with {}: {}",
-                output.status,
-                stderr.trim()
-            )));
-        }
-        Ok(Self { pid_file })
-    }
-
-    /// Stops the daemon if it still runs.
-    pub fn stop(&self) {
-        if let Some(pid) = std::fs::read_to_string(&self.pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
-            let _ = sys::kill(pid, libc::SIGTERM);
-        }
-        let _ = std::fs::remove_file(&self.pid_file);
+            "-t",
+            "none",
+            "-u",
+            "none",
+            "-U",
+            "none",
+            "-T",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        args.push(tcp_to_host);
+        args.extend(runas_args());
+        Ok(Self {
+            program: program.to_path_buf(),
+            args,
+            pid_file: std::env::temp_dir().join(unique_name("htci-pasta", "pid")),
+        })
     }
 }
 
-impl Drop for Pasta {
-    fn drop(&mut self) {
-        self.stop();
+/// A `pasta` process forked by the init before it creates the namespaces,
+/// so that pasta stays in the host's namespaces with the runner's
+/// credentials, which it needs to join the sandbox's user namespace.
+pub struct PastaHelper {
+    pid: libc::pid_t,
+    go: File,
+    stderr: File,
+    pid_file: PathBuf,
+}
+
+/// Longest wait for pasta to configure the sandbox's network.
+const PASTA_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl PastaHelper {
+    /// Forks the helper, which waits for [`PastaHelper::start`] and then
+    /// executes pasta for the namespaces of the calling process (the init).
+    pub fn fork(launch: &PastaLaunch) -> Result<Self, InitError> {
+        let init_pid = std::process::id();
+        let mut argv = vec![launch.program.as_os_str().to_owned()];
+        argv.extend(launch.args.iter().map(OsString::from));
+        argv.extend([
+            OsString::from("--pid"),
+            launch.pid_file.clone().into_os_string(),
+        ]);
+        argv.push(OsString::from(init_pid.to_string()));
+        let argv: Vec<CString> = argv
+            .into_iter()
+            .map(|a| CString::new(a.into_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                InitError::new(
+                    "pass pasta arguments",
+                    io::Error::from(io::ErrorKind::InvalidInput),
+                )
+            })?;
+
+        let (go_read, go_write) = pipe().map_err(|e| InitError::new("create the pasta pipe", e))?;
+        let (err_read, err_write) =
+            pipe().map_err(|e| InitError::new("create the pasta pipe", e))?;
+        let pid = sys::fork().map_err(|e| InitError::new("fork the pasta helper", e))?;
+        if pid == 0 {
+            drop(go_write);
+            drop(err_read);
+            run_helper(init_pid, go_read, err_write, &argv);
+        }
+        Ok(Self {
+            pid,
+            go: File::from(go_write),
+            stderr: File::from(err_read),
+            pid_file: launch.pid_file.clone(),
+        })
     }
+
+    /// Lets pasta start and waits until it configured the network, which
+    /// it signals by writing its pid file.
+    pub fn start(&mut self) -> Result<(), InitError> {
+        self.go
+            .write_all(b"g")
+            .map_err(|e| InitError::new("start pasta", e))?;
+        let deadline = Instant::now() + PASTA_START_TIMEOUT;
+        loop {
+            if fs::metadata(&self.pid_file).is_ok_and(|m| m.len() > 0) {
+                let _ = fs::remove_file(&self.pid_file);
+                return Ok(());
+            }
+            if let Some(status) = self.try_reap() {
+                let mut message = String::new();
+                let _ = self.stderr.read_to_string(&mut message);
+                let message = message
+                    .lines()
+                    .filter(|l| !l.contains("syslog"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let error =
+                    io::Error::other(format!("pasta exited with status {status}: {message}"));
+                return Err(InitError::new("start pasta", error));
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                let error = io::Error::from(io::ErrorKind::TimedOut);
+                return Err(InitError::new(
+                    "wait for pasta to configure the network",
+                    error,
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn try_reap(&mut self) -> Option<i32> {
+        let mut status = 0;
+        // SAFETY: `status` is a valid writable int.
+        let pid = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+        (pid == self.pid).then(|| crate::init::exit_code_of(status))
+    }
+
+    /// Stops pasta and reaps it.
+    pub fn stop(&mut self) {
+        if self.pid > 0 {
+            let _ = sys::kill(self.pid, libc::SIGTERM);
+            let _ = sys::wait_pid(self.pid);
+            self.pid = 0;
+        }
+        let _ = fs::remove_file(&self.pid_file);
+    }
+}
+
+/// The helper process: waits for the go byte, then executes pasta.
+fn run_helper(init_pid: u32, go: OwnedFd, stderr: OwnedFd, argv: &[CString]) -> ! {
+    // The init is single-threaded, so this fires exactly when it exits.
+    let _ = sys::set_parent_death_signal(libc::SIGKILL);
+    // SAFETY: getppid cannot fail.
+    if unsafe { libc::getppid() } as u32 != init_pid {
+        // SAFETY: _exit ends the forked child without running destructors.
+        unsafe { libc::_exit(1) };
+    }
+    // SAFETY: both descriptors are open; dup2 replaces stderr.
+    unsafe { libc::dup2(stderr.as_raw_fd(), 2) };
+    let mut byte = [0u8; 1];
+    if File::from(go).read_exact(&mut byte).is_err() {
+        // SAFETY: as above.
+        unsafe { libc::_exit(0) };
+    }
+    // The Rust runtime ignores SIGPIPE, and an ignored signal stays
+    // ignored across execve; pasta (2023-03 release) then fails with
+    // "Couldn't install signal handlers".
+    let _ = sys::reset_signals();
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    // SAFETY: the pointers refer to C strings in `argv`, alive for the
+    // call, and the array ends with a null pointer.
+    unsafe { libc::execv(argv[0].as_ptr(), pointers.as_ptr()) };
+    let error = io::Error::last_os_error();
+    let _ = sys::write_all(2, format!("execute {:?}: {error}\n", argv[0]).as_bytes());
+    // SAFETY: as above.
+    unsafe { libc::_exit(127) }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a writable array of two ints.
+    sys::check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just returned these two new descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// pasta opens the tun device from inside the namespace with the

@@ -2,10 +2,9 @@
 //!
 //! The runner re-executes its own binary as `<exe> __sandbox-init
 //! REQUEST_FD REPORT_FD`. On the request pipe it writes the
-//! [`InitRequest`] as JSON behind an 8-byte little-endian length, then,
-//! for the `pasta` network, one byte once the network is attached. The
+//! [`InitRequest`] as JSON behind an 8-byte little-endian length. The
 //! runner keeps its end of that pipe open for the sandbox's lifetime, so
-//! end of file there means the runner died. On the report pipe the init,
+//! end of file there means the runner died or wants the sandbox killed. On the report pipe the init,
 //! pid 1 and the command's pre-exec code each write [`Report`]s as single
 //! JSON lines shorter than `PIPE_BUF`, so concurrent writes never mix.
 
@@ -15,6 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::SandboxConfig;
+use crate::network::PastaLaunch;
 use crate::sandbox::ExitOutcome;
 use crate::sys;
 
@@ -33,8 +33,8 @@ pub struct InitRequest {
     pub argv: Vec<String>,
     /// `cgroup.procs` files the init joins before creating namespaces.
     pub cgroup_procs: Vec<PathBuf>,
-    /// Whether the init waits for the runner to attach the network.
-    pub wait_for_network: bool,
+    /// How to start `pasta`, for the pasta network.
+    pub pasta: Option<PastaLaunch>,
     /// Whether RLIMIT_NPROC enforces the pids limit (no pids cgroup).
     pub pids_by_rlimit: bool,
 }
@@ -42,8 +42,6 @@ pub struct InitRequest {
 /// A progress or failure message from inside the sandbox.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub enum Report {
-    /// The namespaces exist; `pid` (host pid of the init) can be joined.
-    NamespacesReady { pid: i32 },
     /// The command was executed.
     Started,
     /// A setup step failed.
@@ -109,14 +107,14 @@ mod tests {
             config: SandboxConfig::default(),
             argv: vec!["id".into(), "-u".into()],
             cgroup_procs: vec![],
-            wait_for_network: true,
+            pasta: None,
             pids_by_rlimit: false,
         };
         let mut buffer = Vec::new();
         write_request(&mut buffer, &request).unwrap();
         let back = read_request(&buffer[..]).unwrap();
         assert_eq!(back.argv, request.argv);
-        assert!(back.wait_for_network);
+        assert!(back.pasta.is_none());
     }
 
     #[test]

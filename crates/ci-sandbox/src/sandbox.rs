@@ -1,7 +1,7 @@
 //! The runner's side: starting a sandbox and waiting for it.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Network, SandboxConfig, StdinMode};
 use crate::error::{Result, SandboxError};
 use crate::limits::{self, Enforcement, SandboxCgroups};
-use crate::network::{self, Pasta};
+use crate::network::{self, PastaLaunch};
 use crate::protocol::{INIT_MARKER, InitRequest, Report, write_request};
 use crate::sys;
 
@@ -115,7 +115,12 @@ impl Sandbox {
                 .as_ref()
                 .map(SandboxCgroups::procs_files)
                 .unwrap_or_default(),
-            wait_for_network: matches!(config.network, Network::Pasta(_)),
+            pasta: match &config.network {
+                Network::Pasta(options) => {
+                    Some(PastaLaunch::prepare(options, support.pasta.as_deref())?)
+                }
+                _ => None,
+            },
             pids_by_rlimit: enforcement
                 .enforced
                 .iter()
@@ -160,9 +165,10 @@ impl Sandbox {
             reports: BufReader::new(File::from(report_read)),
             lifeline: Some(File::from(request_write)),
             cgroups,
-            pasta: None,
             outcome: None,
             enforcement,
+            kill_requested: false,
+            waited: false,
         };
         child.handshake(&request)?;
         Ok(child)
@@ -203,7 +209,10 @@ pub struct SandboxChild {
     /// The runner's end of the request pipe; closing it kills the sandbox.
     lifeline: Option<File>,
     cgroups: Option<SandboxCgroups>,
-    pasta: Option<Pasta>,
+    /// Set by [`SandboxChild::kill`], so that `wait` reports SIGKILL.
+    kill_requested: bool,
+    /// Whether `wait` collected the init.
+    waited: bool,
     outcome: Option<ExitOutcome>,
     enforcement: Enforcement,
 }
@@ -235,8 +244,7 @@ impl SandboxChild {
         self.init.stderr.take()
     }
 
-    /// Sends the request, attaches the network and waits until the
-    /// command runs.
+    /// Sends the request and waits until the command runs.
     fn handshake(&mut self, request: &InitRequest) -> Result<()> {
         let lifeline = self.lifeline.as_mut().expect("lifeline is open until wait");
         if let Err(source) = write_request(&mut *lifeline, request) {
@@ -247,53 +255,27 @@ impl SandboxChild {
             }));
         }
 
-        loop {
-            match self.next_report()? {
-                Some(Report::NamespacesReady { pid }) => self.attach_network(request, pid)?,
-                Some(Report::Started) => return Ok(()),
-                Some(Report::SetupFailed { message }) => {
-                    self.reap();
-                    return Err(SandboxError::Setup(message));
-                }
-                Some(Report::ExecFailed { program, errno }) => {
-                    self.reap();
-                    return Err(SandboxError::Exec {
-                        program,
-                        source: io::Error::from_raw_os_error(errno),
-                    });
-                }
-                Some(Report::Finished(outcome)) => {
-                    self.outcome = Some(outcome);
-                    return Ok(());
-                }
-                None => {
-                    return Err(self
-                        .failure_after_eof()
-                        .unwrap_or_else(|| self.unexplained_exit()));
-                }
+        match self.next_report()? {
+            Some(Report::Started) => Ok(()),
+            Some(Report::SetupFailed { message }) => {
+                self.reap();
+                Err(SandboxError::Setup(message))
             }
+            Some(Report::ExecFailed { program, errno }) => {
+                self.reap();
+                Err(SandboxError::Exec {
+                    program,
+                    source: io::Error::from_raw_os_error(errno),
+                })
+            }
+            Some(Report::Finished(outcome)) => {
+                self.outcome = Some(outcome);
+                Ok(())
+            }
+            None => Err(self
+                .failure_after_eof()
+                .unwrap_or_else(|| self.unexplained_exit())),
         }
-    }
-
-    fn attach_network(&mut self, request: &InitRequest, pid: i32) -> Result<()> {
-        if let Network::Pasta(options) = &request.config.network {
-            let pasta = Pasta::attach(pid, options);
-            let pasta = match pasta {
-                Ok(pasta) => pasta,
-                Err(error) => {
-                    self.kill_now();
-                    return Err(error);
-                }
-            };
-            self.pasta = Some(pasta);
-        }
-        let lifeline = self.lifeline.as_mut().expect("lifeline is open until wait");
-        lifeline
-            .write_all(b"g")
-            .map_err(|source| SandboxError::Protocol {
-                operation: "resume",
-                source,
-            })
     }
 
     fn next_report(&mut self) -> Result<Option<Report>> {
@@ -341,18 +323,11 @@ impl SandboxChild {
     fn reap(&mut self) {
         self.lifeline = None;
         let _ = self.init.wait();
+        self.waited = true;
         self.cleanup();
     }
 
-    fn kill_now(&mut self) {
-        let _ = self.init.kill();
-        self.reap();
-    }
-
     fn cleanup(&mut self) {
-        if let Some(pasta) = self.pasta.take() {
-            pasta.stop();
-        }
         if let Some(mut cgroups) = self.cgroups.take() {
             cgroups.remove();
         }
@@ -361,7 +336,7 @@ impl SandboxChild {
     /// Waits for the command to end. Every other process of the sandbox
     /// is killed by then. Returns the same outcome when called again.
     pub fn wait(&mut self) -> Result<ExitOutcome> {
-        if let Some(outcome) = self.outcome.filter(|_| self.lifeline.is_none()) {
+        if let (true, Some(outcome)) = (self.waited, self.outcome) {
             return Ok(outcome);
         }
         while self.outcome.is_none() {
@@ -378,10 +353,15 @@ impl SandboxChild {
         })?;
         self.cleanup();
 
-        // Without a final report the init was killed (by kill() or from
-        // outside), which took pid 1 and the command with it.
+        // Without a final report pid 1 was killed, by kill() or from
+        // outside, which took the command with it.
         let outcome = self.outcome.unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
+            if self.kill_requested {
+                return ExitOutcome::Signaled {
+                    signal: libc::SIGKILL,
+                };
+            }
             match status.signal() {
                 Some(signal) => ExitOutcome::Signaled { signal },
                 None => ExitOutcome::Exited {
@@ -390,21 +370,24 @@ impl SandboxChild {
             }
         });
         self.outcome = Some(outcome);
+        self.waited = true;
         Ok(outcome)
     }
 
     /// Kills every process of the sandbox. [`SandboxChild::wait`] then
-    /// returns `Signaled { signal: 9 }`.
+    /// returns `Signaled { signal: 9 }`, unless the command had already
+    /// ended.
     pub fn kill(&mut self) -> Result<()> {
-        if self.lifeline.is_none() {
+        if self.waited {
             return Ok(());
         }
-        // SIGKILL to the init; its death fires pid 1's parent-death signal,
-        // and pid 1's death makes the kernel kill its whole namespace.
-        self.init.kill().map_err(|source| SandboxError::Protocol {
-            operation: "kill",
-            source,
-        })
+        self.kill_requested = true;
+        // Closing the lifeline makes the init kill pid 1, which makes the
+        // kernel kill every process of the pid namespace, and then stop
+        // pasta. Killing the init itself would leave that to parent-death
+        // signals, which pasta may have cleared.
+        self.lifeline = None;
+        Ok(())
     }
 
     /// Asks the command to stop by sending it SIGTERM through the init
@@ -419,8 +402,8 @@ impl SandboxChild {
 
 impl Drop for SandboxChild {
     fn drop(&mut self) {
-        if self.lifeline.is_some() {
-            let _ = self.init.kill();
+        if !self.waited {
+            self.lifeline = None;
             let _ = self.init.wait();
         }
         self.cleanup();
