@@ -874,3 +874,18 @@ fn template_helpers() {
     assert_eq!(run.as_literal(), Some("make"));
     assert_eq!(run.to_string(), "make");
 }
+
+#[test]
+fn large_numbers_print_like_github() {
+    let text = one_job(
+        "push",
+        "    runs-on: x\n    env:\n      BIG: '1e20'\n      HUGE: 1e20\n      LONG: 12345678901234567\n      SMALL: 0.000001\n    steps:\n      - run: make\n",
+    );
+    let loaded = load(&text);
+    let env = &loaded.workflow.job("build").unwrap().env;
+    assert_eq!(env.get("BIG").unwrap().value, "1e20");
+    assert_eq!(env.get("HUGE").unwrap().value, "1E+20");
+    assert_eq!(env.get("LONG").unwrap().value, "1.23456789012346E+16");
+    assert_eq!(env.get("SMALL").unwrap().value, "1E-06");
+    assert_eq!(loaded.warnings.len(), 3);
+}

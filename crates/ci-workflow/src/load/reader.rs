@@ -553,29 +553,12 @@ pub(crate) fn github_string(scalar: &Scalar, resolved: &Resolved) -> String {
     match resolved {
         Resolved::Null => String::new(),
         Resolved::Bool(value) => value.to_string(),
-        Resolved::Int(value) => value.to_string(),
-        Resolved::Float(value) => format_number(*value),
+        // GitHub reads every YAML number as a double and prints it with at
+        // most 15 significant digits.
+        Resolved::Int(value) => expr::format_number(*value as f64),
+        Resolved::Float(value) => expr::format_number(*value),
         Resolved::String => scalar.text.clone(),
     }
-}
-
-/// Prints a number with at most 15 significant digits, as GitHub's runner
-/// prints numbers (.NET's "G15" format).
-///
-/// NOTE: very large and very small magnitudes, which .NET prints in
-/// exponent form (`1E+20`), are printed here in full decimal form.
-pub(crate) fn format_number(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".to_string();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
-    }
-    let rounded: f64 = format!("{value:.14e}").parse().unwrap_or(value);
-    if rounded == 0.0 {
-        return "0".to_string();
-    }
-    format!("{rounded}")
 }
 
 /// Converts a node to JSON with YAML 1.2 core types. The recursion is
@@ -588,7 +571,7 @@ pub(crate) fn to_json(node: &Node) -> serde_json::Value {
             Resolved::Bool(value) => Json::Bool(value),
             Resolved::Int(value) => Json::from(value),
             Resolved::Float(value) => serde_json::Number::from_f64(value)
-                .map_or_else(|| Json::String(format_number(value)), Json::Number),
+                .map_or_else(|| Json::String(expr::format_number(value)), Json::Number),
             Resolved::String => Json::String(scalar.text.clone()),
         },
         Value::Sequence(items) => Json::Array(items.iter().map(to_json).collect()),
