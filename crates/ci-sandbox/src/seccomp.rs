@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use seccompiler::{BpfProgram, TargetArch, sock_filter};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The `default` policy: Docker's default deny list and more.
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../policies/default.json");
@@ -206,27 +206,63 @@ impl CompiledPolicy {
     }
 }
 
-/// Loads and compiles a policy for the running architecture.
+/// The text of a policy and where it came from, read on the host before
+/// the sandbox exists.
 ///
-/// `name_or_path` is `default`, `strict` or the path of a policy file.
-pub fn load_policy(name_or_path: &str) -> Result<CompiledPolicy, SeccompError> {
-    let arch = std::env::consts::ARCH;
-    match builtin_policy(name_or_path) {
-        Some(json) => compile_policy(name_or_path, json, arch),
-        None => {
-            let path = Path::new(name_or_path);
-            if !path.exists() {
-                return Err(SeccompError::NotFound {
-                    name: name_or_path.to_owned(),
-                });
-            }
-            let json = std::fs::read_to_string(path).map_err(|source| SeccompError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            compile_policy(name_or_path, &json, arch)
-        }
+/// A policy path names a file of the host. The sandbox's processes see
+/// another file system, where the path may be missing or, worse, point
+/// into the job's workspace. So the runner reads the policy with
+/// [`read_policy`], sends this value to the sandbox (it is serializable),
+/// and the sandbox compiles it with [`PolicyText::compile`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyText {
+    /// Built-in name (`default`, `strict`) or path of the policy file.
+    pub source: String,
+    /// The policy's JSON.
+    pub json: String,
+}
+
+impl PolicyText {
+    /// Compiles the policy for the running architecture.
+    pub fn compile(&self) -> Result<CompiledPolicy, SeccompError> {
+        compile_policy(&self.source, &self.json, std::env::consts::ARCH)
     }
+}
+
+/// Reads a policy: `default`, `strict` or the path of a policy file.
+///
+/// It does not compile the policy; call [`load_policy`] to check it too.
+pub fn read_policy(name_or_path: &str) -> Result<PolicyText, SeccompError> {
+    if let Some(json) = builtin_policy(name_or_path) {
+        return Ok(PolicyText {
+            source: name_or_path.to_owned(),
+            json: json.to_owned(),
+        });
+    }
+
+    let path = Path::new(name_or_path);
+    if !path.exists() {
+        return Err(SeccompError::NotFound {
+            name: name_or_path.to_owned(),
+        });
+    }
+    let json = std::fs::read_to_string(path).map_err(|source| SeccompError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(PolicyText {
+        source: name_or_path.to_owned(),
+        json,
+    })
+}
+
+/// Reads and compiles a policy for the running architecture.
+///
+/// `name_or_path` is `default`, `strict` or the path of a policy file,
+/// read in the calling process's file system: see [`PolicyText`] for why
+/// the sandbox itself should get the text instead.
+pub fn load_policy(name_or_path: &str) -> Result<CompiledPolicy, SeccompError> {
+    read_policy(name_or_path)?.compile()
 }
 
 /// Returns the JSON of a built-in policy.
@@ -962,6 +998,15 @@ mod tests {
         );
         let error = load_policy("defualt").unwrap_err().to_string();
         assert!(error.contains("use `default`, `strict`"), "{error}");
+    }
+
+    #[test]
+    fn policy_text_round_trips_and_compiles() {
+        let text = read_policy("strict").unwrap();
+        let json = serde_json::to_string(&text).unwrap();
+        let back: PolicyText = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, text);
+        assert_eq!(back.compile().unwrap().source(), "strict");
     }
 
     #[test]
