@@ -711,6 +711,18 @@ fn read_step_action(
 /// `./path` or `docker://image`.
 fn check_action_reference(reader: &mut Reader, uses: &Spanned<String>, context: &str) {
     let text = uses.value.as_str();
+    let path = text.split('@').next().unwrap_or(text);
+    if path.contains(".github/workflows/") && (path.ends_with(".yml") || path.ends_with(".yaml")) {
+        reader.error(
+            uses.pos,
+            format!(
+                "\"uses\" in {context} names the reusable workflow \"{text}\", which a step \
+                 cannot run; call it with \"uses\" on the job instead of \"steps\""
+            ),
+        );
+        return;
+    }
+
     let valid = if text.contains("${{") {
         false
     } else if text.starts_with("./") {
