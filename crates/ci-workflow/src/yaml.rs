@@ -268,10 +268,10 @@ fn is_core_float(text: &str) -> bool {
 /// A node of the tree with the position where it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
-    /// Where the node starts: the first key of a block mapping, the `-` of
-    /// a block sequence, the bracket of a flow collection, the first
-    /// character of a scalar (its quote if quoted), or the first content
-    /// character of a block scalar.
+    /// Start of the node. For a block mapping this is its first key, for a
+    /// block sequence its first `-`, and for a flow collection its
+    /// bracket. A scalar starts at its first character (its quote if
+    /// quoted), a block scalar at its first content character.
     pub pos: Position,
     pub value: Value,
 }
