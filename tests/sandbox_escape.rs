@@ -420,7 +420,7 @@ fn denied_syscalls_fail_with_eperm() {
     let run = Workspace::new().run(&[], &["syscalls"]);
     run.assert_exit(0);
     let results = run.results();
-    let expected_count = if cfg!(target_arch = "x86_64") { 70 } else { 61 };
+    let expected_count = if cfg!(target_arch = "x86_64") { 71 } else { 62 };
     assert_eq!(results.len(), expected_count, "{}", run.stdout);
     for (attempt, result) in &results {
         let expected = if attempt == "clone3" {

@@ -203,6 +203,12 @@ fn denied_calls() -> Vec<Call> {
             libc::SYS_ioctl,
             [-1, 0x541c, BAD, 0, 0, 0],
         ),
+        // An invalid socket type, so a socket that got through fails.
+        call(
+            "socket(AF_VSOCK)",
+            libc::SYS_socket,
+            [libc::AF_VSOCK.into(), 0xff, 0, 0, 0, 0],
+        ),
     ];
     for (flag, name) in [
         (libc::CLONE_NEWNS, "clone(CLONE_NEWNS)"),
