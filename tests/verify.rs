@@ -421,6 +421,17 @@ impl Setup {
 
     /// Stores one signed run of `commit` and returns its folder.
     fn store_run(&self, commit: &str, finished_at: &str, status: Status) -> PathBuf {
+        self.store_run_with(commit, finished_at, status, false)
+    }
+
+    /// Stores one signed run, optionally marked as made from a dirty tree.
+    fn store_run_with(
+        &self,
+        commit: &str,
+        finished_at: &str,
+        status: Status,
+        dirty: bool,
+    ) -> PathBuf {
         let keys = self.keys();
         let npub = npub_of(&keys);
         let mut job = fixture_job(&keys, "tools/htci", commit);
@@ -429,6 +440,7 @@ impl Setup {
         job.sign(&keys).unwrap();
         let mut summary = fixture_summary(&keys, "tools/htci", commit, &job);
         summary.finished_at = time(finished_at);
+        summary.dirty = dirty;
         summary.sign(&keys).unwrap();
 
         let store = FsStore::new(self.data.join("hashtree-ci"));
@@ -715,5 +727,23 @@ fn empty_folder_exits_2() {
         stderr(&output).contains("result.json"),
         "{}",
         stderr(&output)
+    );
+}
+
+#[test]
+fn results_marks_dirty_runs() {
+    let setup = Setup::new();
+    setup.store_run_with(
+        &"7".repeat(40),
+        "2026-12-04T10:00:00Z",
+        Status::Success,
+        true,
+    );
+    let output = setup.htci(&["results", setup.repo.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("push refs/heads/main (dirty)  signature ok"),
+        "{text}"
     );
 }

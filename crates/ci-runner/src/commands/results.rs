@@ -152,7 +152,7 @@ fn print_listing(
         let summary = &commit.summary.result;
         println!();
         println!(
-            "{}  {:<9} {}  {}{}  signature {}",
+            "{}  {:<9} {}  {}{}{}  signature {}",
             short(commit.path.commit()),
             summary.status,
             ci_core::rfc3339::format(summary.finished_at),
@@ -162,6 +162,7 @@ fn print_listing(
                 .as_deref()
                 .map(|r| format!(" {r}"))
                 .unwrap_or_default(),
+            if summary.dirty { " (dirty)" } else { "" },
             verdict(&commit.summary.signature, &commit.problems),
         );
         println!("  runner {}", summary.runner_npub);
