@@ -35,6 +35,7 @@ use crate::model::Workflow;
 use crate::yaml::{self, Limits};
 
 pub use calls::check_local_calls;
+pub use checks::check_needs_cycles;
 use reader::Reader;
 
 /// A workflow that loaded without errors, and the warnings about it.

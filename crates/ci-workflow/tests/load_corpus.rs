@@ -5,7 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use ci_workflow::load::{LoadError, load_workflow_file};
+use ci_workflow::load::{
+    LoadError, check_needs_cycles, load_workflow_file, load_workflow_str, sort_diagnostics,
+};
 
 fn corpus_dir(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -60,11 +62,14 @@ fn invalid_corpus_gives_expected_diagnostics() {
             .unwrap_or_else(|_| panic!("missing {}", expected_path.display()));
         let expected: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
 
-        let actual: Vec<String> = match ci_workflow::load::load_workflow_str(&display_path, &text) {
+        // The same checks as `htci check` on one file: loading, then the
+        // needs cycle check, which loading leaves to the planner.
+        let actual: Vec<String> = match load_workflow_str(&display_path, &text) {
             Ok(loaded) => {
-                let mut lines = vec!["(loaded without errors)".to_string()];
-                lines.extend(loaded.warnings.iter().map(ToString::to_string));
-                lines
+                let mut diagnostics = loaded.warnings.clone();
+                diagnostics.extend(check_needs_cycles(&loaded.workflow));
+                sort_diagnostics(&mut diagnostics);
+                diagnostics.iter().map(ToString::to_string).collect()
             }
             Err(error) => error
                 .diagnostics()

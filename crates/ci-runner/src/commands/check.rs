@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use ci_workflow::diagnostic::{Diagnostic, Severity};
 use ci_workflow::load::{
-    LoadError, check_local_calls, discover_workflows, load_workflow_file, sort_diagnostics,
+    LoadError, check_local_calls, check_needs_cycles, discover_workflows, load_workflow_file,
+    sort_diagnostics,
 };
 use ci_workflow::model::Workflow;
 use clap::Args;
@@ -158,6 +159,9 @@ fn check_file(path: &Path, display_path: &str) -> CheckedFile {
         workflow.path = display_path.to_string();
         workflow
     });
+    if let Some(cycle) = workflow.as_ref().and_then(check_needs_cycles) {
+        diagnostics.push(cycle);
+    }
     CheckedFile {
         diagnostics,
         workflow,

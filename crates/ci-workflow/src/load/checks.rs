@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::contexts;
 use super::reader::{Reader, is_identifier};
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::graph::{GraphError, JobGraph};
 use crate::model::{Job, Workflow};
 use crate::yaml::{Node, ScalarStyle, Value};
@@ -16,45 +16,38 @@ pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
         check_step_ids(reader, job);
         check_needs(reader, workflow, job);
     }
-    check_cycles(reader, workflow);
     contexts::check_contexts(reader, workflow);
 }
 
-/// Reports a cycle in `needs`, at the entry where the cycle closes. Runs
-/// only when every `needs` entry names another existing job, because the
-/// checks above report the other cases.
-fn check_cycles(reader: &mut Reader, workflow: &Workflow) {
-    let all_known = workflow.jobs.iter().all(|(id, job)| {
-        job.needs
-            .iter()
-            .all(|need| need.value != id && workflow.jobs.get(&need.value).is_some())
-    });
-    if !all_known {
-        return;
-    }
-
+/// Finds a cycle in the `needs` of a loaded workflow and returns an error
+/// at the `needs` entry where the cycle closes.
+///
+/// NOTE: loading does not run this check, so that the planner can report
+/// cycles itself (`graph::GraphError::Cycle`); `htci check` runs it to
+/// give the cycle a position. Self-references and unknown jobs are load
+/// errors already, so a loaded workflow has only longer cycles.
+pub fn check_needs_cycles(workflow: &Workflow) -> Option<Diagnostic> {
     let jobs = workflow.jobs.iter().map(|(id, job)| {
         let needs: Vec<&str> = job.needs.iter().map(|need| need.value.as_str()).collect();
         (id, needs)
     });
     let Err(GraphError::Cycle { cycle }) = JobGraph::new(jobs) else {
-        return;
+        return None;
     };
-    let (Some(first), Some(second)) = (cycle.first(), cycle.get(1)) else {
-        return;
-    };
+    let (first, second) = (cycle.first()?, cycle.get(1)?);
     let pos = workflow
         .jobs
         .get(first)
         .and_then(|job| job.needs.iter().find(|need| &need.value == second))
         .map_or(workflow.on.pos, |need| need.pos);
-    reader.error(
+    Some(Diagnostic::error(
+        &workflow.path,
         pos,
         format!(
             "jobs form a cycle through \"needs\": {}; no job of a cycle can start",
             cycle.join(" -> ")
         ),
-    );
+    ))
 }
 
 /// Step ids must be identifiers, must not use the `__` prefix that GitHub
