@@ -3,7 +3,7 @@
 
 mod run_support;
 
-use run_support::{TestRepo, step};
+use run_support::{TestRepo, expected_isolation, step};
 
 #[test]
 fn step_semantics_hold() {
@@ -33,7 +33,7 @@ fn step_semantics_hold() {
     assert_eq!(job["status"], "success");
     assert_eq!(job["event"], "push");
     assert_eq!(job["ref"], "refs/heads/main");
-    assert_eq!(job["isolation"]["kind"], "host");
+    assert_eq!(job["isolation"]["kind"], expected_isolation());
     let steps = job["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 13);
     for name in [

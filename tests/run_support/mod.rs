@@ -148,7 +148,7 @@ impl TestRepo {
     /// With `HTCI_TEST_SANDBOX=1`, `htci run` gets `--sandbox`.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut args = args.to_vec();
-        if sandboxed() && args.first() == Some(&"run") {
+        if sandboxed() && args.first() == Some(&"run") && !args.contains(&"--sandbox") {
             args.insert(1, "--sandbox");
         }
         let mut command = Command::new(htci_bin());

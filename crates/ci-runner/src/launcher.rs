@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::executor::job::JobPlan;
 use crate::workspace::JobDirs;
 
 /// How long a process group has between SIGTERM and SIGKILL.
@@ -102,10 +103,16 @@ pub trait Launcher: Send + Sync {
     /// Returns the isolation name stored in results as `{"kind": "<name>"}`.
     fn isolation_kind(&self) -> &'static str;
 
+    /// Returns the `isolation` object stored in each job's result.
+    fn isolation(&self) -> serde_json::Value {
+        serde_json::json!({ "kind": self.isolation_kind() })
+    }
+
     /// Returns the launcher for one job whose files live in `dirs`. A
-    /// sandbox launcher binds the job directory here and maps its paths in
-    /// [`Launcher::visible_path`]; the host launcher needs nothing.
-    fn for_job(self: Arc<Self>, dirs: &JobDirs) -> Arc<dyn Launcher>;
+    /// sandbox launcher binds the job directory here, maps its paths in
+    /// [`Launcher::visible_path`] and picks the image for the job's
+    /// `runs-on`; the host launcher needs nothing.
+    fn for_job(self: Arc<Self>, dirs: &JobDirs, plan: &JobPlan) -> Arc<dyn Launcher>;
 }
 
 /// Runs processes directly on this machine, each in its own process group
@@ -147,7 +154,7 @@ impl Launcher for HostLauncher {
         "host"
     }
 
-    fn for_job(self: Arc<Self>, _dirs: &JobDirs) -> Arc<dyn Launcher> {
+    fn for_job(self: Arc<Self>, _dirs: &JobDirs, _plan: &JobPlan) -> Arc<dyn Launcher> {
         self
     }
 }

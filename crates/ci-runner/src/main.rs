@@ -8,6 +8,7 @@ mod launcher;
 mod mask;
 mod output;
 mod results;
+mod sandbox_launcher;
 mod scheduler;
 mod workspace;
 

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use ci_core::config::RunnerConfig;
 use ci_core::hash::sha256_hex;
 use ci_core::result::{CommitInfo, CommitResult, JobResult, StepResult};
-use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::git::RepoInfo;
@@ -38,7 +37,9 @@ pub struct StoreRequest<'a> {
     pub workflows: &'a [SelectedWorkflow],
     pub legs: &'a [LegResult],
     pub masker: &'a Masker,
-    pub isolation: &'a str,
+    /// `isolation` of jobs that never started; a job that ran records
+    /// its launcher's own.
+    pub isolation: serde_json::Value,
     pub started_at: OffsetDateTime,
     pub finished_at: OffsetDateTime,
 }
@@ -109,7 +110,11 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
                 .map(|(k, v)| (k.clone(), request.masker.mask(v)))
                 .collect(),
             runner_tags: request.config.tags.clone(),
-            isolation: json!({ "kind": request.isolation }),
+            isolation: leg
+                .outcome
+                .isolation
+                .clone()
+                .unwrap_or_else(|| request.isolation.clone()),
             owner_npub: owner_npub.clone(),
             repo_path: repo_path.clone(),
             signature: None,

@@ -593,6 +593,7 @@ fn leg_task(
             .collect(),
         timeout,
         fixed_contexts,
+        runs_on: crate::sandbox_launcher::job_labels(job.runs_on.as_ref(), contexts),
         container: job
             .container
             .as_ref()
@@ -658,7 +659,7 @@ fn spawn_leg(
                 let env = JobEnv {
                     run,
                     workflow: workflow_info,
-                    launcher: launcher.for_job(&dirs),
+                    launcher: launcher.for_job(&dirs, &task.plan),
                     masker,
                     console,
                     cancel,
@@ -697,6 +698,7 @@ fn empty_outcome(status: Status, log: String) -> JobOutcome {
         started_at: now,
         finished_at: now,
         duration: Duration::ZERO,
+        isolation: None,
     }
 }
 

@@ -27,6 +27,7 @@ use crate::launcher::HostLauncher;
 use crate::mask::Masker;
 use crate::output::Console;
 use crate::results;
+use crate::sandbox_launcher::{self, SandboxOptions};
 use crate::scheduler::{self, LegResult, RunSettings, SelectedWorkflow};
 
 /// Arguments of `htci run`.
@@ -62,6 +63,20 @@ pub struct RunArgs {
     /// stderr.
     #[arg(long)]
     pub json: bool,
+
+    /// Run every step in the rootless sandbox (also set by
+    /// `[runner.container] enabled = true` in runner.toml).
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// Root filesystem of the sandbox: `host` or a directory holding an
+    /// unpacked image; overrides runner.toml's `[runner.images]`.
+    #[arg(long, value_name = "host|DIR")]
+    pub image: Option<String>,
+
+    /// Network of the sandbox: `none` (loopback only), `host` or `pasta`.
+    #[arg(long, value_name = "none|host|pasta")]
+    pub network: Option<String>,
 }
 
 /// A problem with the input or configuration: exit code 2.
@@ -105,8 +120,16 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     }
 
     let secrets = collect_secrets(&args.secrets, &args.secret_files)?;
+    let sandbox_options = SandboxOptions {
+        image: args.image.clone(),
+        network: args.network.clone(),
+    };
+    let sandbox = sandbox_launcher::for_run(&sandbox_options, args.sandbox, &config)?;
     let repo = git::inspect(&args.path)?;
     let (workflows, warnings) = select_workflows(&repo, args)?;
+    if let Some(sandbox) = &sandbox {
+        sandbox.check_images(job_labels(&workflows))?;
+    }
     for warning in &warnings {
         console.line(warning);
     }
@@ -139,8 +162,11 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     let cancel = install_signal_handlers()?;
     let run_dir = create_run_dir()?;
     let settings = RunSettings {
-        run: Arc::new(run_info(&repo, &args.event, &config)),
-        launcher: Arc::new(HostLauncher),
+        run: Arc::new(run_info(&repo, &args.event, &config, sandbox.is_some())),
+        launcher: match sandbox {
+            Some(sandbox) => Arc::new(sandbox),
+            None => Arc::new(HostLauncher),
+        },
         masker,
         console,
         cancel,
@@ -181,8 +207,18 @@ fn secrets_context(secrets: &BTreeMap<String, String>) -> Map<String, Value> {
     context
 }
 
+/// Returns the literal `runs-on` labels of every selected job.
+fn job_labels(workflows: &[SelectedWorkflow]) -> impl Iterator<Item = Vec<String>> + '_ {
+    workflows.iter().flat_map(|selected| {
+        selected.jobs.iter().filter_map(|id| {
+            let job = selected.workflow.job(id)?;
+            Some(sandbox_launcher::literal_labels(job.runs_on.as_ref()))
+        })
+    })
+}
+
 /// Collects the facts about the run that every job shares.
-fn run_info(repo: &RepoInfo, event: &str, config: &RunnerConfig) -> RunInfo {
+fn run_info(repo: &RepoInfo, event: &str, config: &RunnerConfig, sandboxed: bool) -> RunInfo {
     RunInfo {
         repo: repo.clone(),
         event_name: event.to_string(),
@@ -194,7 +230,11 @@ fn run_info(repo: &RepoInfo, event: &str, config: &RunnerConfig) -> RunInfo {
         runner_name: config.name.clone(),
         arch: contexts::host_arch().to_string(),
         debug: false,
-        passthrough_env: RunInfo::passthrough_from_env(),
+        passthrough_env: if sandboxed {
+            sandbox_launcher::passthrough_env()
+        } else {
+            RunInfo::passthrough_from_env()
+        },
     }
 }
 
@@ -233,7 +273,7 @@ fn report(args: &RunArgs, settings: &RunSettings, finished: &Finished<'_>) -> Ex
         workflows: finished.workflows,
         legs: finished.legs,
         masker,
-        isolation: settings.launcher.isolation_kind(),
+        isolation: settings.launcher.isolation(),
         started_at: finished.started_at,
         finished_at: finished.finished_at,
     });

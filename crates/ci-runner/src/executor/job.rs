@@ -54,6 +54,8 @@ pub struct JobPlan {
     /// Contexts fixed before the job starts: `matrix`, `strategy`,
     /// `needs`, `inputs`, `secrets`, `vars`.
     pub fixed_contexts: Vec<(String, Value)>,
+    /// `runs-on` labels, evaluated; they choose the sandbox image.
+    pub runs_on: Vec<String>,
     pub container: Value,
     pub services: Value,
 }
@@ -93,6 +95,9 @@ pub struct JobOutcome {
     pub started_at: OffsetDateTime,
     pub finished_at: OffsetDateTime,
     pub duration: Duration,
+    /// The `isolation` object of the job's result; `None` for a job that
+    /// never started.
+    pub isolation: Option<Value>,
 }
 
 impl JobState {
@@ -310,6 +315,7 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         started_at,
         finished_at: OffsetDateTime::now_utc(),
         duration,
+        isolation: Some(env.launcher.isolation()),
     }
 }
 
