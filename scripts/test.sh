@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of hashtree-ci: formatting, clippy, all tests as the
-# current user (root in CI), the sandbox tests again as the unprivileged
+# current user (root in CI), the htci run tests again with every step
+# sandboxed (HTCI_TEST_SANDBOX=1), the sandbox tests again as the unprivileged
 # user htci-test, and the project's own workflow under `htci run --sandbox`
 # with its signed result verified. Run scripts/setup.sh once first.
 set -euo pipefail
@@ -21,6 +22,13 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test (as $(id -un))"
 cargo test --workspace
+
+# The run tests again with --sandbox on every `htci run` they start.
+sandboxed_run_tests=(run_cli run_jobs run_steps)
+step "run tests with every step sandboxed (as $(id -un))"
+args=()
+for name in "${sandboxed_run_tests[@]}"; do args+=(--test "$name"); done
+HTCI_TEST_SANDBOX=1 cargo test -p ci-runner "${args[@]}"
 
 if [[ $(id -u) -eq 0 ]]; then
   step "sandbox tests as $unprivileged_user"
