@@ -345,6 +345,14 @@ fn unreadable_or_invalid_file_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains(&missing.display().to_string()));
 
+    let device = verify(Path::new("/dev/zero"), &[]);
+    assert_eq!(device.status.code(), Some(2));
+    assert!(
+        stderr(&device).contains("cannot read /dev/zero: not a regular file"),
+        "{}",
+        stderr(&device)
+    );
+
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"status\": ").unwrap();
     let output = verify(&broken, &[]);

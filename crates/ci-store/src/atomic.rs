@@ -44,6 +44,29 @@ pub(crate) fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError
         .map_err(|e| StoreError::io("fsync", path, e))
 }
 
+/// Opens a stored file for reading, refusing anything but a regular file.
+///
+/// Result folders can come from elsewhere, so `result.json` might be a
+/// symbolic link, a FIFO that blocks forever or a device such as
+/// `/dev/zero` that never ends. `O_NOFOLLOW` rejects a symbolic link as the
+/// last component, `O_NONBLOCK` keeps a FIFO from blocking the open, and
+/// the file type is checked on the opened handle, so it cannot change
+/// between the check and the read.
+pub fn open_regular_file(path: &Path) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
 /// Flushes a folder, which makes renames and new entries in it durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
@@ -151,6 +174,25 @@ mod tests {
             // the fallback path is covered by the store tests.
             assert_eq!(std::fs::read_to_string(a.join("file")).unwrap(), "from a");
         }
+    }
+
+    #[test]
+    fn open_regular_file_rejects_other_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("result.json");
+        std::fs::write(&file, "{}").unwrap();
+        assert!(open_regular_file(&file).is_ok());
+
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let error = open_regular_file(&link).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ELOOP));
+
+        let error = open_regular_file(dir.path()).unwrap_err();
+        assert_eq!(error.to_string(), "not a regular file");
+
+        let error = open_regular_file(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(error.to_string(), "not a regular file");
     }
 
     #[test]

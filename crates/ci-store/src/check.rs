@@ -6,12 +6,12 @@
 //! summary, and every log file against its signed hash. Listings skip the logs because they
 //! can be large; `htci verify DIR` runs this check.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use ci_core::{CommitResult, JobResult};
 use sha2::{Digest, Sha256};
 
+use crate::atomic::open_regular_file;
 use crate::error::StoreError;
 use crate::fs::{StoredDocument, StoredJob, read_document, read_job};
 use crate::path::{RESULT_FILE, job_log_path, validate_log_path};
@@ -114,9 +114,9 @@ fn check_log(dir: &Path, log_path: &str, expected: &str) -> Result<(), String> {
     }
 }
 
-/// Hashes a file without reading it into memory at once.
+/// Hashes a regular file without reading it into memory at once.
 fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
+    let mut file = open_regular_file(path)?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))

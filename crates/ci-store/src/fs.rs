@@ -18,6 +18,7 @@
 //! into another repository's folder must not pass as that repository's.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ci_core::result::job_result_path;
@@ -25,7 +26,7 @@ use ci_core::{CommitResult, JobResult, JobSummary, VerifyError, verify_value};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::atomic::{exchange, sync_dir, unique_sibling, write_new_file};
+use crate::atomic::{exchange, open_regular_file, sync_dir, unique_sibling, write_new_file};
 use crate::error::StoreError;
 use crate::path::{
     CommitPath, RESULT_FILE, repo_dir, validate_job_key, validate_log_path, validate_npub,
@@ -460,21 +461,24 @@ pub(crate) fn read_job(dir: &Path, summary: &CommitResult, entry: &JobSummary) -
 
 /// Reads a result file, parses it and verifies its signature.
 pub fn read_document<T: DeserializeOwned>(file: &Path) -> Result<StoredDocument<T>, StoreError> {
-    let metadata = std::fs::metadata(file).map_err(|e| StoreError::io("read", file, e))?;
-    if metadata.len() > MAX_RESULT_FILE_SIZE {
-        return Err(StoreError::InvalidDocument {
-            path: file.to_path_buf(),
-            reason: format!(
-                "{} bytes, larger than the limit of {MAX_RESULT_FILE_SIZE} bytes",
-                metadata.len()
-            ),
-        });
-    }
-    let bytes = std::fs::read(file).map_err(|e| StoreError::io("read", file, e))?;
+    let opened = open_regular_file(file).map_err(|e| StoreError::io("read", file, e))?;
+    let mut bytes = Vec::new();
+    // One byte more than the limit tells a file at the limit from a larger
+    // one without trusting the size the metadata reports.
+    opened
+        .take(MAX_RESULT_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io("read", file, e))?;
     let invalid = |reason: String| StoreError::InvalidDocument {
         path: file.to_path_buf(),
         reason,
     };
+    if bytes.len() as u64 > MAX_RESULT_FILE_SIZE {
+        return Err(invalid(format!(
+            "larger than the limit of {MAX_RESULT_FILE_SIZE} bytes"
+        )));
+    }
+
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
     let result: T = serde_json::from_value(value.clone()).map_err(|e| invalid(e.to_string()))?;

@@ -7,10 +7,14 @@
 //! exactly this content. It does not prove that the npub belongs to a
 //! runner you trust; `--npub` checks that too.
 
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ci_core::signing::{RUNNER_NPUB_FIELD, parse_npub, verify_value};
+use ci_store::fs::MAX_RESULT_FILE_SIZE;
 use ci_store::{FolderCheck, check_commit_folder};
 use clap::Args;
 use serde_json::Value;
@@ -122,9 +126,35 @@ fn folder_problems(folder: &FolderCheck, signer: &Result<String, String>) -> Vec
 }
 
 /// Reads and parses the file; the error names it.
+///
+/// A symbolic link given on the command line is followed, but the target
+/// must be a regular file of at most [`MAX_RESULT_FILE_SIZE`] bytes, so a
+/// FIFO or a device such as `/dev/zero` cannot hang the command.
 fn read_json(file: &Path) -> Result<Value, String> {
-    let bytes =
-        std::fs::read(file).map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+    let cannot_read = |error: std::io::Error| format!("cannot read {}: {error}", file.display());
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+        .map_err(cannot_read)?;
+    if !opened.metadata().map_err(cannot_read)?.is_file() {
+        return Err(format!(
+            "cannot read {}: not a regular file",
+            file.display()
+        ));
+    }
+
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_RESULT_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_RESULT_FILE_SIZE {
+        return Err(format!(
+            "{}: larger than the limit of {MAX_RESULT_FILE_SIZE} bytes for a result",
+            file.display()
+        ));
+    }
     serde_json::from_slice(&bytes)
         .map_err(|error| format!("{}: invalid JSON: {error}", file.display()))
 }

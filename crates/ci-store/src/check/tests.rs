@@ -105,3 +105,58 @@ fn folder_without_summary_is_an_error() {
     let error = check_commit_folder(dir.path()).unwrap_err();
     assert!(error.to_string().starts_with("cannot read "), "{error}");
 }
+
+#[test]
+fn fifo_and_symlink_logs_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+    let commit_dir = write(&store, &run).unwrap();
+
+    // A FIFO would block a plain open forever.
+    let job_log = commit_dir.join("logs/ci.job0/job.log");
+    std::fs::remove_file(&job_log).unwrap();
+    let job_log_c = std::ffi::CString::new(job_log.to_str().unwrap()).unwrap();
+    // SAFETY: the pointer comes from a CString that lives across the call.
+    assert_eq!(unsafe { libc::mkfifo(job_log_c.as_ptr(), 0o644) }, 0);
+
+    let step_log = commit_dir.join("logs/ci.job0/01-run-tests.log");
+    let outside = dir.path().join("outside.log");
+    std::fs::rename(&step_log, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &step_log).unwrap();
+
+    let check = check_commit_folder(&commit_dir).unwrap();
+    assert!(!check.is_verified());
+    assert_eq!(check.logs_matched, 0);
+    assert_eq!(check.log_problems.len(), 2, "{:?}", check.log_problems);
+    assert!(
+        check.log_problems[0].contains("not a regular file"),
+        "{:?}",
+        check.log_problems
+    );
+}
+
+#[test]
+fn symlinked_summary_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 10:00:00 UTC),
+        &[Status::Success],
+    );
+    let commit_dir = write(&store, &run).unwrap();
+    let summary = commit_dir.join("result.json");
+    let elsewhere = dir.path().join("elsewhere.json");
+    std::fs::rename(&summary, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &summary).unwrap();
+
+    let error = check_commit_folder(&commit_dir).unwrap_err();
+    assert!(error.to_string().starts_with("cannot read "), "{error}");
+}
