@@ -52,6 +52,9 @@ pub(crate) fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError
 /// last component, `O_NONBLOCK` keeps a FIFO from blocking the open, and
 /// the file type is checked on the opened handle, so it cannot change
 /// between the check and the read.
+///
+/// NOTE: a symbolic link in an earlier component, such as a linked
+/// `logs/<job-key>` folder, is still followed.
 pub fn open_regular_file(path: &Path) -> std::io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
