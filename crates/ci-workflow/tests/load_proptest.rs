@@ -203,8 +203,17 @@ fn check_contract(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Returns the number of cases per property: `PROPTEST_CASES` when set,
+/// for longer local runs, else 512.
+fn case_count() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(case_count()))]
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
