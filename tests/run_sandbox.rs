@@ -481,3 +481,42 @@ jobs:
         processes_with(&format!("sleep {tag}"))
     );
 }
+
+#[test]
+fn memory_limit_stops_large_allocation() {
+    let repo = TestRepo::with_workflow(
+        r#"
+on: push
+jobs:
+  hog:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Allocate
+        run: python3 -c 'data = b"x" * (512 * 1024 * 1024); print("allocated", len(data))'
+"#,
+    );
+    let sha = repo.head();
+    configure(&repo, &[("memory_limit", "\"64m\"")], &[]);
+
+    let output = run_sandboxed(&repo, &[]);
+    let job = repo.job(&sha, "ci.hog");
+    let unenforced = job["isolation"]["unenforced"].to_string();
+    if expected_unenforced().contains(&"memory".to_string()) {
+        // This host cannot enforce it, and the result must say so.
+        assert!(unenforced.contains("\"memory: "), "{unenforced}");
+        assert_eq!(job["isolation"]["limits"]["memory_bytes"], Value::Null);
+        return;
+    }
+    assert_eq!(output.code, 1, "{}", output.all());
+    assert_eq!(job["isolation"]["limits"]["memory_bytes"], 64u64 << 20);
+    let allocate = step(&job, "Allocate");
+    assert_eq!(allocate["status"], "failure");
+    assert_eq!(allocate["exit_code"], 128 + 9, "{}", output.all());
+    assert!(
+        !step_lines(&repo, &sha, "ci.hog")
+            .iter()
+            .any(|line| line.starts_with("allocated")),
+        "{}",
+        output.all()
+    );
+}
