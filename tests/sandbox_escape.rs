@@ -235,6 +235,18 @@ fn nanos() -> u128 {
         .as_nanos()
 }
 
+/// Lists the files below `dir` with a set-user-id or set-group-id bit.
+fn set_id_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let mode = entry.metadata().unwrap().permissions().mode();
+        if mode & 0o6000 != 0 {
+            found.push(entry.path());
+        }
+    }
+    found
+}
+
 /// Returns the errno that a sandboxed write to a read-only host file gets. The kernel
 /// checks permissions before the read-only mount, and only the host's root
 /// (mapped to uid 1000 inside) passes the permission check.
@@ -590,6 +602,43 @@ fn setuid_binary_gains_no_privilege() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn setid_file_cannot_be_planted() {
+    // The workspace is a host directory: a set-id file made there stays
+    // set-id on the host, owned by the user running htci (root in CI).
+    let workspace = Workspace::new();
+    let run = workspace.run(&[], &["plant-setid"]);
+
+    run.assert_exit(0);
+    for attempt in [
+        "open O_CREAT 04755",
+        "open O_CREAT 02755",
+        "open O_TMPFILE 04755",
+        "creat 04755",
+        "mknod 04755",
+        "chmod 04755",
+        "chmod 02755",
+        "chmod 06777",
+        "fchmod 04755",
+        "fchmodat 04755",
+        "fchmodat2 04755",
+    ] {
+        assert_eq!(run.result(attempt), "EPERM", "{attempt}");
+    }
+    assert_eq!(run.result("openat2 O_CREAT 04755"), "ENOSYS");
+    assert_eq!(run.result("open O_CREAT 0755"), "ok");
+    assert_eq!(run.result("chmod 01777"), "ok");
+    assert_eq!(run.result("chmod 0700"), "ok");
+
+    assert_eq!(set_id_files(workspace.path()), Vec::<PathBuf>::new());
+    let mode = fs::metadata(workspace.path().join("setid-chmod"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o700);
+    assert!(!workspace.path().join("setid-created").exists());
 }
 
 #[test]

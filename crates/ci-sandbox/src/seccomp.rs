@@ -22,7 +22,7 @@
 //! `seccompiler` compiles a whole file for one architecture, but system
 //! call names and numbers differ between architectures. This module
 //! therefore prefixes every filter name with its architecture
-//! (`x86_64.deny`, `aarch64.clone3`) and compiles only the filters of the
+//! (`x86_64.deny`, `aarch64.enosys`) and compiles only the filters of the
 //! architecture it targets, so a name that exists on one architecture only
 //! (`iopl` on x86_64) does not break the other.
 //!
@@ -577,6 +577,10 @@ mod tests {
             ("getpid", 39, 172),
             ("keyctl", 250, 219),
             ("ptrace", 101, 117),
+            ("fchmod", 91, 52),
+            ("fchmodat", 268, 53),
+            ("openat", 257, 56),
+            ("openat2", 437, 437),
         ];
         let (_, x86_64, aarch64) = table
             .iter()
@@ -644,7 +648,7 @@ mod tests {
                 [
                     "guard".to_owned(),
                     format!("{arch}.deny"),
-                    format!("{arch}.clone3")
+                    format!("{arch}.enosys")
                 ],
                 "{} for {arch}",
                 policy.source()
@@ -747,6 +751,37 @@ mod tests {
                 "{}",
                 policy.arch()
             );
+        }
+    }
+
+    #[test]
+    fn set_id_mode_bits_are_denied() {
+        const O_CREAT: u64 = 0o100;
+        const O_TMPFILE: u64 = 0o20_200_000;
+        for policy in all_policies() {
+            for mode in [0o4755u64, 0o2755, 0o6777, 0o104755] {
+                let at_fdcwd = (-100i64) as u64;
+                assert_eq!(verdict(&policy, "fchmod", [3, mode, 0, 0, 0, 0]), EPERM);
+                let args = [at_fdcwd, 0, mode, 0, 0, 0];
+                assert_eq!(verdict(&policy, "fchmodat", args), EPERM, "{mode:o}");
+                for flags in [O_CREAT | 1, O_TMPFILE | 2] {
+                    let args = [at_fdcwd, 0, flags, mode, 0, 0];
+                    assert_eq!(
+                        verdict(&policy, "openat", args),
+                        EPERM,
+                        "{flags:o} {mode:o}"
+                    );
+                }
+                // Without O_CREAT or O_TMPFILE the kernel ignores the mode.
+                let args = [at_fdcwd, 0, 0, mode, 0, 0];
+                assert_eq!(verdict(&policy, "openat", args), ALLOW, "{mode:o}");
+            }
+            for mode in [0o755u64, 0o1777, 0o644] {
+                assert_eq!(verdict(&policy, "fchmod", [3, mode, 0, 0, 0, 0]), ALLOW);
+                let args = [0, 0, O_CREAT | 1, mode, 0, 0];
+                assert_eq!(verdict(&policy, "openat", args), ALLOW, "{mode:o}");
+            }
+            assert_eq!(verdict(&policy, "openat2", [0; 6]), ENOSYS);
         }
     }
 
@@ -864,6 +899,10 @@ mod tests {
     #[test]
     fn arches_deny_the_same_calls() {
         let x86_only = [
+            "chmod",
+            "creat",
+            "open",
+            "mknod",
             "iopl",
             "ioperm",
             "modify_ldt",

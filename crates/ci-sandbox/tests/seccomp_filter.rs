@@ -29,13 +29,17 @@ const CLONE_SIGHAND: libc::c_long = 0x800;
 
 /// A system call and its arguments.
 struct Call {
-    name: &'static str,
+    name: String,
     nr: libc::c_long,
     args: [libc::c_long; 6],
 }
 
-const fn call(name: &'static str, nr: libc::c_long, args: [libc::c_long; 6]) -> Call {
-    Call { name, nr, args }
+fn call(name: impl Into<String>, nr: libc::c_long, args: [libc::c_long; 6]) -> Call {
+    Call {
+        name: name.into(),
+        nr,
+        args,
+    }
 }
 
 /// Lists every call that the `default` policy denies with EPERM.
@@ -210,6 +214,7 @@ fn denied_calls() -> Vec<Call> {
             [libc::AF_VSOCK.into(), 0xff, 0, 0, 0, 0],
         ),
     ];
+    calls.extend(set_id_mode_calls());
     for (flag, name) in [
         (libc::CLONE_NEWNS, "clone(CLONE_NEWNS)"),
         (libc::CLONE_NEWCGROUP, "clone(CLONE_NEWCGROUP)"),
@@ -224,6 +229,67 @@ fn denied_calls() -> Vec<Call> {
         calls.push(call(name, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]));
     }
     calls.extend(arch_only_denied_calls());
+    calls
+}
+
+/// `AT_FDCWD`: paths relative to the working directory.
+const AT_FDCWD: libc::c_long = libc::AT_FDCWD as libc::c_long;
+
+/// `fchmodat2` (Linux 6.6), which libc names on x86_64 only.
+const SYS_FCHMODAT2: libc::c_long = 452;
+
+/// Calls that would give a file a set-user-id or set-group-id mode.
+fn set_id_mode_calls() -> Vec<Call> {
+    let create = (libc::O_CREAT | libc::O_WRONLY) as libc::c_long;
+    let tmpfile = (libc::O_TMPFILE | libc::O_WRONLY) as libc::c_long;
+    let regular = libc::S_IFREG as libc::c_long;
+    let mut calls = Vec::new();
+    for (mode, name) in [(0o4755, "S_ISUID"), (0o2755, "S_ISGID")] {
+        let named = |call_name: &str| format!("{call_name}({name})");
+        calls.extend([
+            call(named("fchmod"), libc::SYS_fchmod, [-1, mode, 0, 0, 0, 0]),
+            call(
+                named("fchmodat"),
+                libc::SYS_fchmodat,
+                [AT_FDCWD, BAD, mode, 0, 0, 0],
+            ),
+            call(
+                named("fchmodat2"),
+                SYS_FCHMODAT2,
+                [AT_FDCWD, BAD, mode, 0, 0, 0],
+            ),
+            call(
+                named("mknodat"),
+                libc::SYS_mknodat,
+                [AT_FDCWD, BAD, regular | mode, 0, 0, 0],
+            ),
+            call(
+                named("openat O_CREAT"),
+                libc::SYS_openat,
+                [AT_FDCWD, BAD, create, mode, 0, 0],
+            ),
+            call(
+                named("openat O_TMPFILE"),
+                libc::SYS_openat,
+                [AT_FDCWD, BAD, tmpfile, mode, 0, 0],
+            ),
+        ]);
+        #[cfg(target_arch = "x86_64")]
+        calls.extend([
+            call(named("chmod"), libc::SYS_chmod, [BAD, mode, 0, 0, 0, 0]),
+            call(named("creat"), libc::SYS_creat, [BAD, mode, 0, 0, 0, 0]),
+            call(
+                named("mknod"),
+                libc::SYS_mknod,
+                [BAD, regular | mode, 0, 0, 0, 0],
+            ),
+            call(
+                named("open O_CREAT"),
+                libc::SYS_open,
+                [BAD, create, mode, 0, 0, 0],
+            ),
+        ]);
+    }
     calls
 }
 
@@ -379,11 +445,50 @@ fn filter_itself_rejects_each_call() {
 }
 
 #[test]
-fn clone3_fails_with_enosys() {
-    // A clone3 that got through would fail with EFAULT on the bad address.
-    let calls = [call("clone3", libc::SYS_clone3, [BAD, 88, 0, 0, 0, 0])];
+fn clone3_and_openat2_fail_with_enosys() {
+    // Calls that got through would fail with EFAULT on the bad address.
+    let calls = [
+        call("clone3", libc::SYS_clone3, [BAD, 88, 0, 0, 0, 0]),
+        call("openat2", libc::SYS_openat2, [AT_FDCWD, BAD, BAD, 24, 0, 0]),
+    ];
     let results = results_under(&default_policy(), &calls);
-    assert_eq!(results, [-i64::from(libc::ENOSYS)]);
+    assert_eq!(
+        results,
+        [-i64::from(libc::ENOSYS), -i64::from(libc::ENOSYS)]
+    );
+}
+
+#[test]
+fn plain_modes_are_still_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::ffi::CString::new(dir.path().join("f").to_str().unwrap()).unwrap();
+    let path_arg = path.as_ptr() as libc::c_long;
+    let create = (libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC) as libc::c_long;
+    let calls = [
+        call(
+            "openat 0755",
+            libc::SYS_openat,
+            [AT_FDCWD, path_arg, create, 0o755, 0, 0],
+        ),
+        call(
+            "fchmodat 1777",
+            libc::SYS_fchmodat,
+            [AT_FDCWD, path_arg, 0o1777, 0, 0, 0],
+        ),
+        call(
+            "fchmodat 0644",
+            libc::SYS_fchmodat,
+            [AT_FDCWD, path_arg, 0o644, 0, 0, 0],
+        ),
+    ];
+    let results = results_under(&default_policy(), &calls);
+    assert!(results[0] >= 0, "openat returned {}", results[0]);
+    assert_eq!(results[1..], [0, 0]);
+    let mode = std::fs::metadata(dir.path().join("f")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o7777,
+        0o644
+    );
 }
 
 #[test]

@@ -464,6 +464,39 @@ static int attack_write_paths(int argc, char **argv)
 	return 0;
 }
 
+/* Tries to leave a set-user-id or set-group-id file in the workspace,
+ * which on the host is owned by the user running htci. */
+static int attack_plant_setid(void)
+{
+	const char *created = "/workspace/setid-created";
+	const char *plain = "/workspace/setid-chmod";
+
+	report("open O_CREAT 04755", open(created, O_CREAT | O_WRONLY, 04755));
+	report("open O_CREAT 02755", open(created, O_CREAT | O_WRONLY, 02755));
+	report("open O_TMPFILE 04755", open("/workspace", O_TMPFILE | O_WRONLY, 04755));
+	report("creat 04755", creat(created, 04755));
+	report("mknod 04755", mknod(created, S_IFREG | 04755, 0));
+
+	int fd = open(plain, O_CREAT | O_WRONLY, 0755);
+	report("open O_CREAT 0755", fd);
+	report("chmod 04755", chmod(plain, 04755));
+	report("chmod 02755", chmod(plain, 02755));
+	report("chmod 06777", chmod(plain, 06777));
+	report("fchmod 04755", fchmod(fd, 04755));
+	report("fchmodat 04755", fchmodat(AT_FDCWD, plain, 04755, 0));
+	raw("fchmodat2 04755", 452, AT_FDCWD, (long)plain, 04755, 0, 0, 0);
+	report("chmod 01777", chmod(plain, 01777));
+	report("chmod 0700", chmod(plain, 0700));
+
+	/* openat2 carries the mode in a structure seccomp cannot read. */
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = { O_CREAT | O_WRONLY, 04755, 0 };
+	raw("openat2 O_CREAT 04755", SYS_openat2, AT_FDCWD, (long)created, (long)&how,
+	    sizeof how, 0, 0);
+	return 0;
+}
+
 /* Prints the privilege fields of /proc/self/status. */
 static void print_status(void)
 {
@@ -703,6 +736,8 @@ int main(int argc, char **argv)
 		return attack_masked(rest, args);
 	if (!strcmp(attack, "write"))
 		return attack_write_paths(rest, args);
+	if (!strcmp(attack, "plant-setid"))
+		return attack_plant_setid();
 	if (!strcmp(attack, "setuid"))
 		return attack_setuid(rest, args);
 	if (!strcmp(attack, "whoami"))
