@@ -878,3 +878,173 @@ impl Process for SandboxProcess {
         !self.init_exited()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(support: HostSupport) -> SandboxSettings {
+        SandboxSettings {
+            image_override: None,
+            images: BTreeMap::from([("tiny".to_string(), "/nonexistent/tiny".to_string())]),
+            default_image: "host".to_string(),
+            network: Network::None,
+            network_name: "none",
+            limits: Limits {
+                wall_time: None,
+                pids: Some(DEFAULT_PIDS),
+                open_files: Some(1024),
+                tmp_size_bytes: Some(DEFAULT_TMP_SIZE),
+                memory_bytes: Some(1 << 30),
+                cpu_quota: Some(1.5),
+            },
+            support,
+        }
+    }
+
+    fn support(cgroups: CgroupSupport, rlimit_nproc: bool) -> HostSupport {
+        HostSupport {
+            user_namespaces_blocked: None,
+            cgroups,
+            rlimit_nproc,
+            pasta: None,
+        }
+    }
+
+    fn job_launcher() -> SandboxLauncher {
+        let root = PathBuf::from("/tmp/htci-run-1/001-ci.build");
+        let dirs = JobDirs {
+            workspace: root.join("workspace"),
+            temp: root.join("temp"),
+            files: root.join("files"),
+            tool_cache: root.join("tool-cache"),
+            root,
+        };
+        let unavailable = CgroupSupport::Unavailable {
+            reason: "none here".into(),
+        };
+        SandboxLauncher {
+            settings: Arc::new(settings(support(unavailable, true))),
+            job: Some(JobSandbox {
+                dirs,
+                image: Ok(Image::Host),
+                timeout: Duration::from_secs(60),
+                deadline: Instant::now() + Duration::from_secs(60),
+                observed: Mutex::new(None),
+            }),
+        }
+    }
+
+    #[test]
+    fn job_paths_map_inside() {
+        let launcher = job_launcher();
+        let base = Path::new("/tmp/htci-run-1/001-ci.build");
+        let cases = [
+            ("workspace", "/workspace"),
+            ("workspace/src/lib.rs", "/workspace/src/lib.rs"),
+            ("temp/step-1.sh", "/runner/temp/step-1.sh"),
+            ("files/output_1", "/runner/files/output_1"),
+            ("tool-cache", "/runner/tool-cache"),
+        ];
+        for (host, inside) in cases {
+            assert_eq!(launcher.visible_path(&base.join(host)), Path::new(inside));
+        }
+        assert_eq!(
+            launcher.visible_path(Path::new("/usr/bin")),
+            Path::new("/usr/bin")
+        );
+    }
+
+    #[test]
+    fn env_values_map_host_paths() {
+        let launcher = job_launcher();
+        let value = "/tmp/htci-run-1/001-ci.build/temp/bin:/usr/bin";
+        assert_eq!(launcher.map_value(value), "/runner/temp/bin:/usr/bin");
+        assert_eq!(launcher.map_value("plain"), "plain");
+    }
+
+    #[test]
+    fn programs_found_in_host_image() {
+        let launcher = job_launcher();
+        assert!(launcher.has_program("sh", "/usr/bin:/bin"));
+        assert!(!launcher.has_program("sh", "/tmp:/home/runner"));
+    }
+
+    #[test]
+    fn enforcement_follows_cgroup_support() {
+        let limits = settings(support(
+            CgroupSupport::Unavailable { reason: "r".into() },
+            true,
+        ))
+        .limits;
+        let v1 = CgroupSupport::V1Root {
+            controllers: vec!["pids".into(), "memory".into()],
+        };
+        let enforcement = predict_enforcement(&limits, &support(v1, false));
+        assert!(enforcement.is_enforced(LimitKind::Memory));
+        assert!(enforcement.is_enforced(LimitKind::Pids));
+        let missing: Vec<_> = enforcement.not_enforced.iter().map(|(k, _)| *k).collect();
+        assert_eq!(missing, vec![LimitKind::Cpu]);
+
+        let none = CgroupSupport::Unavailable {
+            reason: "no cgroup".into(),
+        };
+        let enforcement = predict_enforcement(&limits, &support(none.clone(), true));
+        assert!(enforcement.is_enforced(LimitKind::Pids));
+        let missing: Vec<_> = enforcement.not_enforced.iter().map(|(k, _)| *k).collect();
+        assert_eq!(missing, vec![LimitKind::Memory, LimitKind::Cpu]);
+
+        let enforcement = predict_enforcement(&limits, &support(none, false));
+        let missing: Vec<_> = enforcement.not_enforced.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            missing,
+            vec![LimitKind::Pids, LimitKind::Memory, LimitKind::Cpu]
+        );
+    }
+
+    #[test]
+    fn unknown_network_names_value() {
+        let error = parse_network("wifi", "--network").unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid network `wifi` (--network): expected none, host or pasta"
+        );
+        assert_eq!(parse_network(" host ", "--network").unwrap().1, "host");
+    }
+
+    #[test]
+    fn image_choice_order() {
+        let settings = settings(support(
+            CgroupSupport::Unavailable { reason: "r".into() },
+            true,
+        ));
+        assert_eq!(
+            settings.image_for(&["ubuntu-latest".into()]).unwrap(),
+            Image::Host
+        );
+        let error = settings
+            .image_for(&["self-hosted".into(), "tiny".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/tiny"), "{error}");
+        assert!(error.contains("[runner.images] tiny"), "{error}");
+    }
+
+    #[test]
+    fn alternates_bound_outside_reserved_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = dir.path().join("ws");
+        let info = workspace.join(".git/objects/info");
+        std::fs::create_dir_all(&info).unwrap();
+        let objects = dir.path().join("src/.git/objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let text = format!("{}\n/usr/lib\nrelative/path\n", objects.display());
+        std::fs::write(info.join("alternates"), text).unwrap();
+
+        let binds = git_alternates(&workspace);
+        assert_eq!(binds.len(), 1, "{binds:?}");
+        assert_eq!(binds[0].source, objects);
+        assert_eq!(binds[0].target, objects);
+        assert!(!binds[0].writable);
+    }
+}
