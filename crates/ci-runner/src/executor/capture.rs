@@ -98,13 +98,19 @@ pub fn run_captured(
         sink(&masker.mask(line));
     };
 
+    let mut poll_pause = Duration::from_micros(250);
     loop {
         match receiver.recv_timeout(Duration::from_millis(50)) {
             Ok(bytes) => deliver(bytes, &mut commands),
             Err(RecvTimeoutError::Disconnected) if exit.is_some() => break,
-            // Both pipes are closed but the process still runs (it closed
-            // or redirected its output): poll without spinning.
-            Err(RecvTimeoutError::Disconnected) => thread::sleep(Duration::from_millis(20)),
+            // Both pipes are closed but the process has not been reaped: it
+            // is exiting, or it closed its output and runs on. Poll with a
+            // growing pause, so a quick exit is seen within a millisecond
+            // and a long-running process costs no CPU.
+            Err(RecvTimeoutError::Disconnected) => {
+                thread::sleep(poll_pause);
+                poll_pause = (poll_pause * 2).min(Duration::from_millis(20));
+            }
             Err(RecvTimeoutError::Timeout) => {}
         }
 
