@@ -627,6 +627,7 @@ fn setid_file_cannot_be_planted() {
     ] {
         assert_eq!(run.result(attempt), "EPERM", "{attempt}");
     }
+    assert_eq!(run.result("setxattr security.capability"), "EPERM");
     assert_eq!(run.result("openat2 O_CREAT 04755"), "ENOSYS");
     assert_eq!(run.result("open O_CREAT 0755"), "ok");
     assert_eq!(run.result("chmod 01777"), "ok");
@@ -639,6 +640,24 @@ fn setid_file_cannot_be_planted() {
         .mode();
     assert_eq!(mode & 0o7777, 0o700);
     assert!(!workspace.path().join("setid-created").exists());
+
+    let plain =
+        std::ffi::CString::new(workspace.path().join("setid-chmod").to_str().unwrap()).unwrap();
+    // SAFETY: both strings are NUL-terminated; a null buffer of size 0
+    // asks only for the attribute's size.
+    let size = unsafe {
+        libc::getxattr(
+            plain.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert_eq!(size, -1, "the file has file capabilities on the host");
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::ENODATA)
+    );
 }
 
 #[test]

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -487,6 +488,13 @@ static int attack_plant_setid(void)
 	raw("fchmodat2 04755", 452, AT_FDCWD, (long)plain, 04755, 0, 0, 0);
 	report("chmod 01777", chmod(plain, 01777));
 	report("chmod 0700", chmod(plain, 0700));
+
+	/* File capabilities would also survive on the host; setting them
+	 * needs CAP_SETFCAP, which the sandbox drops. Version 2 data:
+	 * magic with the effective flag, then every capability permitted. */
+	uint32_t caps[5] = { 0x02000001, 0xffffffff, 0, 0xffffffff, 0 };
+	report("setxattr security.capability",
+	       setxattr(plain, "security.capability", caps, sizeof caps, 0));
 
 	/* openat2 carries the mode in a structure seccomp cannot read. */
 	struct {
