@@ -445,6 +445,62 @@ fn denied_syscalls_fail_with_eperm() {
 }
 
 #[test]
+fn strict_policy_denies_more_than_default() {
+    let workspace = Workspace::new();
+    // The default policy allows these calls, so inside it they behave as
+    // on the host, which the control run outside the sandbox shows.
+    let control = Command::new(workspace.path().join("escape"))
+        .arg("strict-probe")
+        .output()
+        .unwrap();
+    let control = Run {
+        code: control.status.code(),
+        stdout: String::from_utf8(control.stdout).unwrap(),
+        stderr: String::from_utf8(control.stderr).unwrap(),
+    };
+    let default = workspace.run(&["--policy", "default"], &["strict-probe"]);
+    let strict = workspace.run(&["--policy", "strict"], &["strict-probe"]);
+
+    control.assert_exit(0);
+    default.assert_exit(0);
+    strict.assert_exit(0);
+    // (attempt, whether strict denies it)
+    let attempts = [
+        ("personality query", true),
+        ("socket NETLINK_AUDIT", true),
+        ("socket NETLINK_ROUTE", false),
+        ("socket AF_UNIX", false),
+        ("socketpair AF_INET", true),
+        ("mbind", true),
+    ];
+    for (attempt, denied_by_strict) in attempts {
+        let outside = control.result(attempt);
+        assert_ne!(outside, "EPERM", "outside the sandbox: {attempt}");
+        assert_eq!(default.result(attempt), outside, "default: {attempt}");
+        let expected = if denied_by_strict {
+            "EPERM"
+        } else {
+            outside.as_str()
+        };
+        assert_eq!(strict.result(attempt), expected, "strict: {attempt}");
+    }
+}
+
+#[test]
+fn unknown_policy_stops_the_sandbox() {
+    let run = Workspace::new().run(&["--policy", "permissive"], &["strict-probe"]);
+    run.assert_exit(125);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains(
+            "seccomp policy \"permissive\" not found: use `default`, `strict` or the path"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn nested_user_namespaces_are_denied() {
     let workspace = Workspace::new();
     let run = workspace.run(&[], &["userns"]);

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -505,6 +506,18 @@ static int attack_plant_setid(void)
 	return 0;
 }
 
+/* Calls that the strict policy denies and the default policy allows. */
+static int attack_strict_probe(void)
+{
+	report("personality query", personality(0xffffffff));
+	report("socket NETLINK_AUDIT", socket(AF_NETLINK, SOCK_RAW, 9));
+	report("socket NETLINK_ROUTE", socket(AF_NETLINK, SOCK_RAW, 0));
+	report("socket AF_UNIX", socket(AF_UNIX, SOCK_STREAM, 0));
+	report("socketpair AF_INET", socketpair(AF_INET, SOCK_STREAM, 0, (int[2]){ 0 }));
+	report("mbind", syscall(SYS_mbind, 0, 0, 0, 0, 0, 0));
+	return 0;
+}
+
 /* Prints the privilege fields of /proc/self/status. */
 static void print_status(void)
 {
@@ -744,6 +757,8 @@ int main(int argc, char **argv)
 		return attack_masked(rest, args);
 	if (!strcmp(attack, "write"))
 		return attack_write_paths(rest, args);
+	if (!strcmp(attack, "strict-probe"))
+		return attack_strict_probe();
 	if (!strcmp(attack, "plant-setid"))
 		return attack_plant_setid();
 	if (!strcmp(attack, "setuid"))
