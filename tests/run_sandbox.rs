@@ -520,3 +520,59 @@ jobs:
         output.all()
     );
 }
+
+#[test]
+fn sandbox_options_need_sandbox() {
+    let repo = TestRepo::with_workflow(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo never\n",
+    );
+    // Built without the test helper's run arguments, so that
+    // HTCI_TEST_SANDBOX=1 does not add --sandbox.
+    let output = repo
+        .command(&[])
+        .args(["run", repo.repo.to_str().unwrap(), "--network", "host"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("add --sandbox"), "{stderr}");
+}
+
+#[test]
+fn pasta_network_recorded() {
+    use nix::unistd::{AccessFlags, access};
+
+    let tun = access("/dev/net/tun", AccessFlags::R_OK | AccessFlags::W_OK);
+    if ci_sandbox::probe().pasta.is_none() || tun.is_err() {
+        // Without a usable pasta the flag must be rejected up front.
+        let repo = TestRepo::with_workflow(
+            "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo never\n",
+        );
+        let output = run_sandboxed(&repo, &["--network", "pasta"]);
+        assert_eq!(output.code, 2, "{}", output.all());
+        assert_eq!(stderr_lines(&output).len(), 1, "{}", output.all());
+        assert!(output.stderr.contains("pasta"), "{}", output.all());
+        return;
+    }
+    let repo = TestRepo::with_workflow(
+        r#"
+on: push
+jobs:
+  net:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Interfaces
+        run: |
+          count=$(tail -n +3 /proc/net/dev | wc -l)
+          echo "interfaces=$count"
+          test "$count" -ge 2
+"#,
+    );
+    let sha = repo.head();
+    let output = run_sandboxed(&repo, &["--network", "pasta"]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    let job = repo.job(&sha, "ci.net");
+    assert_eq!(job["isolation"]["network"], "pasta");
+    assert_eq!(step(&job, "Interfaces")["status"], "success");
+}

@@ -105,6 +105,10 @@ pub enum SandboxSetupError {
         "network pasta needs the `pasta` program (package passt), which is not in PATH; install it or use --network none"
     )]
     PastaMissing,
+    #[error(
+        "network pasta needs read and write access to /dev/net/tun ({0}); most distributions make it mode 0666 (`chmod 0666 /dev/net/tun`), or use --network none"
+    )]
+    TunDenied(nix::errno::Errno),
     #[error("the sandbox cannot run on this host: {0}")]
     UserNamespacesBlocked(String),
     #[error(
@@ -197,8 +201,8 @@ impl SandboxSettings {
             Some(value) => parse_network(value, "--network")?,
             None => parse_network(container.network.as_str(), "[runner.container] network")?,
         };
-        if network_name == "pasta" && support.pasta.is_none() {
-            return Err(SandboxSetupError::PastaMissing);
+        if network_name == "pasta" {
+            check_pasta(&support)?;
         }
 
         let image_override = options
@@ -326,6 +330,19 @@ impl SandboxLauncher {
         }
         Ok(())
     }
+}
+
+/// Checks that pasta can run for this user: installed, and the tun device
+/// it opens from inside the namespace accessible. Failing here stops the
+/// run before any step instead of failing every step.
+fn check_pasta(support: &HostSupport) -> Result<(), SandboxSetupError> {
+    use nix::unistd::{AccessFlags, access};
+
+    if support.pasta.is_none() {
+        return Err(SandboxSetupError::PastaMissing);
+    }
+    access("/dev/net/tun", AccessFlags::R_OK | AccessFlags::W_OK)
+        .map_err(SandboxSetupError::TunDenied)
 }
 
 /// The runner's hard limit of open files, capped at [`DEFAULT_OPEN_FILES`].
