@@ -269,7 +269,17 @@ pub fn terminate(process: &mut dyn Process) {
         thread::sleep(Duration::from_millis(20));
     }
     process.signal_group(Signal::SIGKILL);
-    let _ = process.try_wait();
+
+    // SIGKILL cannot be ignored; wait briefly so that the group is gone
+    // (apart from zombies that init has yet to reap) before returning.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        let _ = process.try_wait();
+        if !process.group_alive() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[cfg(test)]

@@ -311,6 +311,18 @@ mod tests {
     }
 
     #[test]
+    fn ignored_sigterm_gets_sigkill() {
+        let (captured, _) = run("trap '' TERM; sleep 30 & wait", Duration::from_millis(100));
+        assert_eq!(captured.ending, Ending::TimedOut);
+        // Killed orphans are zombies until init reaps them, so allow it time.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while captured.process.group_alive() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!captured.process.group_alive());
+    }
+
+    #[test]
     fn cancel_flag_stops_process() {
         let flag = Arc::new(AtomicBool::new(true));
         let captured = run_captured(
