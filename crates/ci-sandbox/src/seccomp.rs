@@ -65,8 +65,8 @@ use serde::{Deserialize, Serialize};
 /// The `default` policy: Docker's default deny list and more.
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../../../policies/default.json");
 
-/// The `strict` policy: `default` plus socket family, NUMA and terminal
-/// line discipline restrictions.
+/// The `strict` policy: `default` plus socket family, personality, NUMA
+/// and terminal line discipline restrictions.
 pub const STRICT_POLICY_JSON: &str = include_str!("../../../policies/strict.json");
 
 /// Architectures that a policy file may name, as `std::env::consts::ARCH`
