@@ -9,6 +9,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -533,6 +534,33 @@ fn sigterm_is_forwarded_to_the_command() {
     stdout_pipe.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "got-term\n");
     assert_eq!(status.code(), Some(7));
+}
+
+#[test]
+fn ctrl_c_reaches_the_command() {
+    // A terminal sends ^C (SIGINT) to the whole foreground process group:
+    // htci ignores it and the sandbox's init forwards it to the command.
+    let mut htci_process = Command::new(htci())
+        .args(["sandbox", "--", "sh", "-c"])
+        .arg("trap 'echo got-int; exit 5' INT; echo ready; while :; do sleep 0.1; done")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout_pipe = htci_process.stdout.take().unwrap();
+    let mut ready = [0u8; 6];
+    stdout_pipe.read_exact(&mut ready).unwrap();
+    assert_eq!(&ready, b"ready\n");
+
+    let group = htci_process.id() as libc::pid_t;
+    // SAFETY: kill takes integers only; the group is our child's.
+    unsafe { libc::kill(-group, libc::SIGINT) };
+    let status = htci_process.wait().unwrap();
+    let mut rest = String::new();
+    stdout_pipe.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got-int\n");
+    assert_eq!(status.code(), Some(5));
 }
 
 #[test]

@@ -116,6 +116,12 @@ pub fn run_if_requested() {
 
 fn init_main(request_fd: libc::c_int, report_fd: libc::c_int) -> i32 {
     let reporter = Reporter::new(report_fd);
+    if let Err(error) = take_over_signals() {
+        reporter.send(&Report::SetupFailed {
+            message: format!("block signals: {error}"),
+        });
+        return SETUP_FAILED_EXIT;
+    }
     for fd in [request_fd, report_fd] {
         // Nothing the init executes may inherit these pipes.
         if let Err(error) = sys::set_cloexec(fd, true) {
@@ -168,12 +174,6 @@ fn run(
         helper.start()?;
     }
 
-    // Blocked before the fork, and pid 1 inherits the mask, so no signal is
-    // lost between the fork and pid 1 setting up its own handling.
-    let mut blocked = FORWARDED_SIGNALS.to_vec();
-    blocked.push(libc::SIGCHLD);
-    sys::block_signals(&blocked).map_err(|e| InitError::new("block signals", e))?;
-
     // CLONE_NEWPID applies to children only: the first child is pid 1.
     let pid1 = sys::fork().map_err(|e| InitError::new("fork pid 1", e))?;
     if pid1 == 0 {
@@ -184,6 +184,23 @@ fn run(
         helper.stop();
     }
     code
+}
+
+/// Blocks the forwarded signals and SIGCHLD, then resets their handlers.
+/// The mask is inherited by pid 1, so no signal is lost before pid 1 waits
+/// for them. The reset matters because a signal ignored by the runner
+/// (htci sandbox ignores ^C) stays ignored across execve, and the kernel
+/// discards an ignored signal instead of queueing it for signalfd.
+fn take_over_signals() -> io::Result<()> {
+    let mut blocked = FORWARDED_SIGNALS.to_vec();
+    blocked.push(libc::SIGCHLD);
+    sys::block_signals(&blocked)?;
+    for signal in blocked {
+        // SAFETY: SIG_DFL is a valid disposition, and the signal is
+        // blocked, so the default action cannot run before pid 1 waits.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    Ok(())
 }
 
 /// Waits for pid 1 while forwarding signals to it; kills it when the

@@ -27,6 +27,21 @@ pub struct HostSupport {
     pub pasta: Option<PathBuf>,
 }
 
+impl HostSupport {
+    /// Support assumed without looking at the host, for sandboxes that
+    /// need no cgroup and no pasta.
+    pub(crate) fn unprobed() -> Self {
+        Self {
+            user_namespaces_blocked: None,
+            cgroups: CgroupSupport::Unavailable {
+                reason: "not probed".to_owned(),
+            },
+            rlimit_nproc: limits::rlimit_nproc_applies(),
+            pasta: None,
+        }
+    }
+}
+
 /// Detects the host's support once per process and returns it.
 pub fn probe() -> HostSupport {
     static SUPPORT: OnceLock<HostSupport> = OnceLock::new();

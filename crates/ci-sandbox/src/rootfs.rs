@@ -30,6 +30,15 @@ pub const NEW_ROOT: &str = "/newroot";
 /// changes inside the sandbox's private mount namespace.
 const STAGING_MOUNT: &str = "/tmp";
 
+/// Largest `/etc` file copied into the root instead of bound. Copying is
+/// cheaper than a mount for the few-kilobyte configuration files, while
+/// larger ones such as ld.so.cache are cheaper to bind.
+const MAX_COPIED_FILE_BYTES: u64 = 16 << 10;
+
+/// Size option of the root tmpfs, which holds the generated and copied
+/// `/etc` files and the mount points.
+const ROOT_TMPFS_SIZE: &str = "8m";
+
 /// Top-level host entries that make up the `host` root, besides `/etc`.
 const HOST_TOP_LEVEL: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
@@ -66,6 +75,8 @@ pub enum Step {
     BindDevice { source: PathBuf, target: PathBuf },
     /// Create a symbolic link at `path` pointing to `link`.
     Symlink { link: PathBuf, path: PathBuf },
+    /// Copy a world-readable host file, keeping its permission bits.
+    CopyFile { source: PathBuf, target: PathBuf },
     /// Write a read-only regular file.
     WriteFile { path: PathBuf, contents: String },
     /// Mount a fresh proc for the sandbox's pid namespace.
@@ -309,18 +320,34 @@ fn plan_generated_etc(passwd: String, group: String, hostname: &str, steps: &mut
     });
 }
 
-/// Plans a read-only bind of one `/etc` entry. Symbolic links are resolved
-/// on the host now, because an absolute link target would otherwise be
-/// resolved against the staging root when the bind happens.
+/// Plans one `/etc` entry: a small regular file is copied into the root
+/// tmpfs, which becomes read-only with it, and anything else is bound
+/// read-only. Copying costs less than a mount and its teardown, and /etc
+/// holds a few dozen such files. Symbolic links are resolved on the host
+/// now, because an absolute link target would otherwise be resolved
+/// against the staging root when the step runs.
 fn plan_etc_bind(source: &Path, name: &str, steps: &mut Vec<Step>) {
     let Ok(resolved) = fs::canonicalize(source) else {
         return;
     };
-    steps.push(Step::Bind {
-        source: resolved,
-        target: Path::new("/etc").join(name),
-        writable: false,
+    let target = Path::new("/etc").join(name);
+    // A copy belongs to the sandbox's user, so only files everyone may read
+    // are copied. Others keep their owner through a bind.
+    let copyable = fs::metadata(&resolved).is_ok_and(|m| {
+        m.is_file() && m.len() <= MAX_COPIED_FILE_BYTES && m.permissions().mode() & 0o004 != 0
     });
+    if copyable {
+        steps.push(Step::CopyFile {
+            source: resolved,
+            target,
+        });
+    } else {
+        steps.push(Step::Bind {
+            source: resolved,
+            target,
+            writable: false,
+        });
+    }
 }
 
 /// Resolves every symbolic link of a bind source now, while the host root
@@ -382,7 +409,7 @@ fn stage() -> Result<(), InitError> {
         &new_root,
         Some("tmpfs"),
         libc::MS_NOSUID | libc::MS_NODEV,
-        Some("mode=0755,size=4m"),
+        Some(&format!("mode=0755,size={ROOT_TMPFS_SIZE}")),
     )
     .map_err(|e| InitError::at("mount the root tmpfs", &new_root, e))?;
 
@@ -454,6 +481,7 @@ fn execute(step: &Step) -> Result<(), InitError> {
                 .map_err(|e| InitError::at("create symbolic link", &path, e))
         }
         Step::WriteFile { path, contents } => write_file(&in_new_root(path), contents),
+        Step::CopyFile { source, target } => copy_file(&in_old_root(source), &in_new_root(target)),
         Step::Proc { target } => proc::mount_proc(&in_new_root(target)),
         Step::Sysfs { target } => proc::mount_sysfs(&in_new_root(target)),
         Step::Devpts { target } => dev::mount_devpts(&in_new_root(target)),
@@ -482,6 +510,14 @@ fn write_file(path: &Path, contents: &str) -> Result<(), InitError> {
     fs::write(path, contents).map_err(|e| InitError::at("write file", path, e))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o644))
         .map_err(|e| InitError::at("chmod", path, e))
+}
+
+fn copy_file(source: &Path, target: &Path) -> Result<(), InitError> {
+    make_parent(target)?;
+    // fs::copy also copies the permission bits.
+    fs::copy(source, target)
+        .map(drop)
+        .map_err(|e| InitError::at(&format!("copy {} to", source.display()), target, e))
 }
 
 /// Creates an empty file or directory to mount over, matching `source`.
@@ -709,7 +745,11 @@ mod tests {
         let etc_targets: Vec<_> = steps
             .iter()
             .filter_map(|s| match s {
-                Step::Bind { target, .. } if target.starts_with("/etc") => Some(target.clone()),
+                Step::Bind { target, .. } | Step::CopyFile { target, .. }
+                    if target.starts_with("/etc") =>
+                {
+                    Some(target.clone())
+                }
                 _ => None,
             })
             .collect();

@@ -14,6 +14,7 @@ use crate::config::{Network, SandboxConfig, StdinMode};
 use crate::error::{Result, SandboxError};
 use crate::limits::{self, Enforcement, SandboxCgroups};
 use crate::network::{self, PastaLaunch};
+use crate::probe::HostSupport;
 use crate::protocol::{INIT_MARKER, InitRequest, Report, write_request};
 use crate::sys;
 
@@ -99,7 +100,18 @@ impl Sandbox {
             ));
         }
 
-        let support = crate::probe();
+        // The host's support only matters for cgroup limits and pasta;
+        // skipping the probe otherwise saves a few dozen file lookups.
+        let limits = &config.limits;
+        let needs_host_support = limits.pids.is_some()
+            || limits.memory_bytes.is_some()
+            || limits.cpu_quota.is_some()
+            || matches!(config.network, Network::Pasta(_));
+        let support = if needs_host_support {
+            crate::probe()
+        } else {
+            HostSupport::unprobed()
+        };
         let mut enforcement = Enforcement::default();
         let id = network::unique_name("sandbox", "d")
             .trim_end_matches(".d")

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Times `htci sandbox -- /bin/true` against bubblewrap with comparable
+# isolation and against a bare /bin/true, in one hyperfine run.
+#
+# Usage: scripts/bench-sandbox.sh [HTCI_BINARY]
+# Needs hyperfine and bwrap (Debian packages hyperfine, bubblewrap).
+# Builds the release binary first when no binary is given.
+set -eu
+
+cd "$(dirname "$0")/.."
+htci=${1:-}
+if [ -z "$htci" ]; then
+    cargo build --release -p ci-runner
+    htci=${CARGO_TARGET_DIR:-target}/release/htci
+fi
+for tool in hyperfine bwrap; do
+    command -v "$tool" >/dev/null || { echo "bench-sandbox: $tool is not installed" >&2; exit 1; }
+done
+
+# bubblewrap with the isolation htci sandbox gives by default: every
+# namespace, the host's /usr (and its merged-/usr links) read-only, fresh
+# /proc and /dev, a /tmp tmpfs, a new session, no capabilities, and the
+# sandbox ends with its parent.
+bwrap_cmd="bwrap --unshare-all --ro-bind /usr /usr"
+for link in bin sbin lib lib64; do
+    if [ -L "/$link" ]; then
+        bwrap_cmd="$bwrap_cmd --symlink $(readlink "/$link") /$link"
+    elif [ -d "/$link" ]; then
+        bwrap_cmd="$bwrap_cmd --ro-bind /$link /$link"
+    fi
+done
+bwrap_cmd="$bwrap_cmd --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp"
+bwrap_cmd="$bwrap_cmd --die-with-parent --new-session --cap-drop ALL /bin/true"
+
+# bwrap runs without seccomp here. htci always installs a filter, so it
+# gets the smallest policy (one rule) for the comparison, and the default
+# policy in a separate row.
+minimal_policy=scripts/bench-minimal-seccomp.json
+
+hyperfine -N --warmup 20 --runs "${BENCH_RUNS:-200}" \
+    --export-markdown "${BENCH_MARKDOWN:-/dev/null}" \
+    -n "bare /bin/true" "/bin/true" \
+    -n "bwrap" "$bwrap_cmd" \
+    -n "htci sandbox, minimal seccomp policy" "$htci sandbox --policy $minimal_policy -- /bin/true" \
+    -n "htci sandbox, default seccomp policy" "$htci sandbox -- /bin/true"
