@@ -247,9 +247,9 @@ fn set_id_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Returns the errno that a sandboxed write to a read-only host file gets. The kernel
-/// checks permissions before the read-only mount, and only the host's root
-/// (mapped to uid 1000 inside) passes the permission check.
+/// Returns the errno that a sandboxed write to a read-only host file gets.
+/// The kernel checks permissions before the read-only mount, and only the
+/// host's root (mapped to uid 1000 inside) passes the permission check.
 fn read_only_host_file_errno() -> &'static str {
     if is_root() { "EROFS" } else { "EACCES" }
 }

@@ -95,7 +95,8 @@ pub const GUARD_FILTER_NAME: &str = "guard";
 pub enum SeccompError {
     /// The name is neither a built-in policy nor an existing file.
     #[error(
-        "seccomp policy {name:?} not found: use `default`, `strict` or the path of a policy JSON file"
+        "seccomp policy {name:?} not found: \
+         use `default`, `strict` or the path of a policy JSON file"
     )]
     NotFound {
         /// The name or path as given.
@@ -137,7 +138,8 @@ pub enum SeccompError {
 
     /// The policy has no filter for the architecture.
     #[error(
-        "seccomp policy {policy} has no filter for architecture {arch}: add a filter named `{arch}.<name>`"
+        "seccomp policy {policy} has no filter for architecture {arch}: \
+         add a filter named `{arch}.<name>`"
     )]
     NoFilterForArch {
         /// Built-in name or path of the policy.
@@ -428,7 +430,8 @@ fn check_rules(name: &str, spec: &FilterSpec) -> Result<(), String> {
         match &rule.args {
             Some(args) if args.is_empty() => {
                 return Err(format!(
-                    "filter {name:?}: rule for {} has an empty `args` list: drop `args` to match every call",
+                    "filter {name:?}: rule for {} has an empty `args` list: \
+                     drop `args` to match every call",
                     rule.syscall
                 ));
             }
