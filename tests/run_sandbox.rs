@@ -576,3 +576,50 @@ jobs:
     assert_eq!(job["isolation"]["network"], "pasta");
     assert_eq!(step(&job, "Interfaces")["status"], "success");
 }
+
+#[test]
+fn fail_fast_kills_running_sandbox() {
+    let tag = marker(42);
+    let repo = TestRepo::with_workflow(
+        &r#"
+on: push
+jobs:
+  grid:
+    runs-on: ubuntu-latest
+    strategy:
+      max-parallel: 2
+      matrix:
+        n: [1, 2]
+    steps:
+      - name: Work
+        run: |
+          if [ "${{ matrix.n }}" = 1 ]; then sleep 5; exit 1; fi
+          sleep @TAG@ &
+          sleep @TAG@
+"#
+        .replace("@TAG@", &tag),
+    );
+    let sha = repo.head();
+    configure(&repo, &[("max_concurrent_jobs", "2")], &[]);
+
+    let output = run_sandboxed(&repo, &[]);
+    assert_eq!(output.code, 1, "{}", output.all());
+    assert_eq!(repo.job(&sha, "ci.grid.1")["status"], "failure");
+    let second = repo.job(&sha, "ci.grid.2");
+    assert_eq!(second["status"], "cancelled");
+    assert_eq!(step(&second, "Work")["status"], "cancelled");
+    // This line comes only from a step whose process was running.
+    assert!(
+        repo.job_log(&sha, "ci.grid.2")
+            .contains("##[error]the run was cancelled"),
+        "{}",
+        output.all()
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || processes_with(&format!(
+            "sleep {tag}"
+        ))
+        .is_empty()),
+        "sleep {tag} outlived the run"
+    );
+}
