@@ -24,6 +24,7 @@ mod contexts;
 mod job;
 mod on;
 mod reader;
+mod references;
 mod workflow;
 
 use std::fs;

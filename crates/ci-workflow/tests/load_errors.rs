@@ -421,3 +421,73 @@ fn crlf_line_endings_and_bom() {
     };
     assert_eq!(run.value, "echo one\necho ${{ github.sha }}\n");
 }
+
+#[test]
+fn references_to_nothing_warn() {
+    let text = "on: push
+jobs:
+  setup:
+    runs-on: x
+    steps: [{run: make}]
+  build:
+    needs: setup
+    if: needs.setup.result == 'success' && needs.setpu.result != 'failure'
+    runs-on: ${{ matrix.os }}
+    strategy:
+      matrix:
+        os: [linux]
+        include:
+          - os: linux
+            extra: true
+    outputs:
+      version: ${{ steps.version.outputs.value }}
+      missing: ${{ steps.nope.outputs.value }}
+    steps:
+      - run: echo ${{ steps.version.outputs.value }} ${{ matrix.extra }} ${{ matrix.arch }}
+      - id: version
+        run: echo value=1 >> $GITHUB_OUTPUT
+      - run: echo ${{ steps.version.outputs.value }} ${{ steps['version'].outcome }}
+  plain:
+    runs-on: x
+    steps:
+      - run: echo ${{ matrix.os }}
+  dynamic:
+    runs-on: x
+    strategy:
+      matrix: ${{ fromJSON(vars.MATRIX) }}
+    steps:
+      - run: echo ${{ matrix.anything }}
+";
+    assert_eq!(
+        diagnostics(text),
+        [
+            "ok",
+            "w.yml:8:44: warning: \"needs.setpu\" in job \"build\" is always null: \"setpu\" is not in its \"needs\"",
+            "w.yml:18:20: warning: \"steps.nope\" in job \"build\" is always null: no step has the id \"nope\"",
+            "w.yml:20:23: warning: \"steps.version\" in job \"build\" is always null: no step before this step has the id \"version\"",
+            "w.yml:20:78: warning: \"matrix.arch\" in job \"build\" is always null: the matrix has no key \"arch\" (keys: os, extra)",
+            "w.yml:27:23: warning: \"matrix.os\" in job \"plain\" is always null: the job has no matrix",
+        ]
+    );
+}
+
+#[test]
+fn always_true_condition_warns() {
+    let text = "on: push
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - if: ${{ github.ref }} == 'refs/heads/main'
+        run: make
+      - if: ${{ github.ref == 'refs/heads/main' }}
+        run: make
+";
+    assert_eq!(
+        diagnostics(text),
+        [
+            "ok",
+            "w.yml:6:13: warning: \"if\" of step 1 of job \"build\" is always true: text outside ${{ }} makes it a non-empty string; put the whole condition inside ${{ }} or drop the ${{ }}",
+        ]
+    );
+}

@@ -379,7 +379,9 @@ fn runs_on_forms() {
     for (value, expected_group, expected_labels) in cases {
         let text = one_job(
             "push",
-            &format!("    runs-on: {value}\n    steps:\n      - run: make\n"),
+            &format!(
+                "    runs-on: {value}\n    steps:\n      - run: make\n    strategy:\n      matrix:\n        os: [linux]\n"
+            ),
         );
         let workflow = load_ok(&text);
         let runs_on = workflow.job("build").unwrap().runs_on.clone().unwrap();
@@ -431,7 +433,11 @@ fn job_settings() {
       version: ${{ steps.v.outputs.version }}
     environment: production
     steps:
-      - run: make
+      - id: v
+        run: make
+    strategy:
+      matrix:
+        os: [linux]
 ";
     let workflow = load_ok(&one_job("push", body));
     let job = workflow.job("build").unwrap();
@@ -477,7 +483,7 @@ fn expression_valued_settings() {
       fail-fast: ${{ github.ref == 'refs/heads/main' }}
       max-parallel: ${{ fromJSON(vars.PARALLEL) }}
       matrix:
-        x: [1]
+        experimental: [false]
     steps:
       - run: make
         continue-on-error: false

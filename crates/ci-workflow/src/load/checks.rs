@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::contexts;
 use super::reader::{Reader, is_identifier};
+use super::references;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::graph::{GraphError, JobGraph};
 use crate::model::{Job, Workflow};
@@ -15,6 +16,7 @@ pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
     for job in workflow.jobs.iter().map(|(_, job)| job) {
         check_step_ids(reader, job);
         check_needs(reader, workflow, job);
+        references::check_references(reader, job);
     }
     contexts::check_contexts(reader, workflow);
 }

@@ -284,6 +284,19 @@ impl<'a> Reader<'a> {
         if self.diagnostics.len() == before {
             self.check_condition_syntax(scalar, node.pos, context);
         }
+        if self.diagnostics.len() == before
+            && scalar.text.contains("${{")
+            && !is_whole_expression(&scalar.text)
+        {
+            self.warning(
+                node.pos,
+                format!(
+                    "\"if\" of {context} is always true: text outside ${{{{ }}}} makes it a \
+                     non-empty string; put the whole condition inside ${{{{ }}}} or drop the \
+                     ${{{{ }}}}"
+                ),
+            );
+        }
         Some(Condition {
             raw: scalar.text.clone(),
             pos: node.pos,
