@@ -23,7 +23,7 @@ struct Site<'w> {
     output: bool,
 }
 
-/// What a job's expressions may refer to.
+/// The names a job's expressions may refer to.
 struct Scope<'w> {
     job: &'w Job,
     /// Keys of a matrix written as a mapping; `None` when the job has a
