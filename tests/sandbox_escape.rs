@@ -500,6 +500,18 @@ fn unknown_policy_stops_the_sandbox() {
     );
 }
 
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn other_syscall_abis_are_stopped() {
+    let run = Workspace::new().run(&[], &["abi"]);
+    run.assert_exit(0);
+    // The filters kill the process on any call of a foreign architecture.
+    assert_eq!(run.result("int 0x80 getpid"), "killed by SYS");
+    assert_eq!(run.result("x32 getpid"), "EPERM");
+    assert_eq!(run.result("x32 mount"), "EPERM");
+    assert_eq!(run.result("syscall 467"), "ENOSYS");
+}
+
 #[test]
 fn nested_user_namespaces_are_denied() {
     let workspace = Workspace::new();
@@ -650,6 +662,8 @@ fn setuid_binary_gains_no_privilege() {
     }
     assert_eq!(run.status_field("NoNewPrivs:"), "1");
     assert_eq!(run.status_field("Seccomp:"), "2");
+    // The guard, deny and ENOSYS filters of the default policy.
+    assert_eq!(run.status_field("Seccomp_filters:"), "3");
     assert_eq!(run.result("euid"), "1000");
     // util-linux mount exits with 32 (mount failure) when not root.
     assert_eq!(run.result(&format!("{mount} exit")), "32");

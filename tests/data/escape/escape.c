@@ -518,6 +518,33 @@ static int attack_strict_probe(void)
 	return 0;
 }
 
+#ifdef __x86_64__
+/* Other system call ABIs of x86_64: the i386 ABI through `int 0x80` and
+ * the x32 ABI (bit 30 of the number), which a filter written for x86_64
+ * numbers would not recognise. */
+static int attack_abi(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* i386 getpid is 20. */
+		long ret;
+		__asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory");
+		_exit(ret > 0 ? 0 : 1);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status))
+		printf("int 0x80 getpid: killed by %s\n", sigabbrev_np(WTERMSIG(status)));
+	else
+		printf("int 0x80 getpid: exited %d\n", WEXITSTATUS(status));
+	raw("x32 getpid", 0x40000000L | SYS_getpid, 0, 0, 0, 0, 0, 0);
+	raw("x32 mount", 0x40000000L | SYS_mount, BAD, BAD, BAD, 0, BAD, 0);
+	/* open_tree_attr, Linux 6.15: newer than the policy's syscall table. */
+	raw("syscall 467", 467, -1, BAD, 0xffffffff, BAD, 0, 0);
+	return 0;
+}
+#endif
+
 /* Prints the privilege fields of /proc/self/status. */
 static void print_status(void)
 {
@@ -526,7 +553,7 @@ static void print_status(void)
 	while (status && fgets(line, sizeof line, status)) {
 		if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) ||
 		    !strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs:", 11) ||
-		    !strncmp(line, "Seccomp:", 8))
+		    !strncmp(line, "Seccomp", 7))
 			fputs(line, stdout);
 	}
 	if (status)
@@ -757,6 +784,10 @@ int main(int argc, char **argv)
 		return attack_masked(rest, args);
 	if (!strcmp(attack, "write"))
 		return attack_write_paths(rest, args);
+#ifdef __x86_64__
+	if (!strcmp(attack, "abi"))
+		return attack_abi();
+#endif
 	if (!strcmp(attack, "strict-probe"))
 		return attack_strict_probe();
 	if (!strcmp(attack, "plant-setid"))
