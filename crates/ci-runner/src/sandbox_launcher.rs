@@ -541,7 +541,7 @@ impl SandboxLauncher {
             Image::Host => ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"]
                 .contains(&top)
                 .then(|| inside.to_path_buf()),
-            Image::Dir(root) => Some(root.join(relative)),
+            Image::Dir(root) => resolve_in_image(root, relative),
         }
     }
 
@@ -631,6 +631,67 @@ impl SandboxLauncher {
         }
         Value::Object(record)
     }
+}
+
+/// Returns whether `path` is a regular file with an execute bit.
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// Maximum number of symbolic links followed while resolving one path,
+/// the kernel's limit (`MAXSYMLINKS`).
+const MAX_SYMLINKS: usize = 40;
+
+/// Resolves `relative` (a path inside the sandbox without its leading
+/// `/`) in the image directory `root` the way the sandbox will see it:
+/// absolute symbolic links lead back into `root`, not to the host.
+/// Returns `None` when more than [`MAX_SYMLINKS`] links are followed.
+fn resolve_in_image(root: &Path, relative: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+
+    let mut pending: Vec<std::ffi::OsString> = relative
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut resolved: Vec<std::ffi::OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        if part == "." {
+            continue;
+        }
+        if part == ".." {
+            // As in the kernel, `..` at the root stays at the root.
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved
+            .iter()
+            .fold(root.to_path_buf(), |p, c| p.join(c))
+            .join(&part);
+        let Ok(target) = std::fs::read_link(&candidate) else {
+            resolved.push(part);
+            continue;
+        };
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return None;
+        }
+        if target.is_absolute() {
+            resolved.clear();
+        }
+        pending.extend(
+            target
+                .components()
+                .filter(|c| !matches!(c, Component::RootDir))
+                .rev()
+                .map(|c| c.as_os_str().to_os_string()),
+        );
+    }
+    Some(resolved.iter().fold(root.to_path_buf(), |p, c| p.join(c)))
 }
 
 /// The key of a limit in the `limits` object of a result, with its unit.
@@ -728,8 +789,8 @@ impl Launcher for SandboxLauncher {
         path_var
             .split(':')
             .filter(|dir| !dir.is_empty())
-            .filter_map(|dir| self.host_path_of(Path::new(dir), &image))
-            .any(|dir| crate::launcher::find_in_path(program, &dir.to_string_lossy()).is_some())
+            .filter_map(|dir| self.host_path_of(&Path::new(dir).join(program), &image))
+            .any(|path| is_executable_file(&path))
     }
 
     fn isolation_kind(&self) -> &'static str {
@@ -1045,6 +1106,23 @@ mod tests {
             .to_string();
         assert!(error.contains("/nonexistent/tiny"), "{error}");
         assert!(error.contains("[runner.images] tiny"), "{error}");
+    }
+
+    #[test]
+    fn image_links_resolve_inside_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/tool"), "").unwrap();
+        std::os::unix::fs::symlink("/usr/bin", root.join("bin")).unwrap();
+        std::os::unix::fs::symlink("../bin/tool", root.join("usr/bin/alias")).unwrap();
+        std::os::unix::fs::symlink("/loop", root.join("loop")).unwrap();
+
+        let resolve = |path: &str| resolve_in_image(root, Path::new(path));
+        assert_eq!(resolve("bin/tool"), Some(root.join("usr/bin/tool")));
+        assert_eq!(resolve("bin/alias"), Some(root.join("usr/bin/tool")));
+        assert_eq!(resolve("../../bin/tool"), Some(root.join("usr/bin/tool")));
+        assert_eq!(resolve("loop/x"), None);
     }
 
     #[test]
