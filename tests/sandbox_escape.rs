@@ -649,6 +649,31 @@ fn proc_sys_and_sysrq_are_read_only() {
 }
 
 #[test]
+fn sysfs_is_read_only() {
+    // Writing "1" is harmless even if it got through: both files reject it.
+    let targets = [
+        "/sys/kernel/uevent_helper",
+        "/sys/kernel/mm/transparent_hugepage/enabled",
+    ];
+    let workspace = Workspace::new();
+    let probe = workspace.run(&[], &["masked", "/sys/kernel"]);
+    let mut attack = vec!["write"];
+    attack.extend(targets);
+    let run = workspace.run(&[], &attack);
+
+    probe.assert_exit(0);
+    run.assert_exit(0);
+    // The sandbox leaves /sys out where the kernel refuses to mount it.
+    // Otherwise the sandbox's sysfs is a new instance mounted read-only, so
+    // the kernel fails every write with EROFS before it checks permissions.
+    let sysfs_mounted = probe.result("/sys/kernel") != "ENOENT";
+    for target in targets {
+        let expected = if sysfs_mounted { "EROFS" } else { "ENOENT" };
+        assert_eq!(run.result(&format!("write {target}")), expected, "{target}");
+    }
+}
+
+#[test]
 fn setuid_binary_gains_no_privilege() {
     let mount = "/usr/bin/mount";
     let mode = fs::metadata(mount).unwrap().permissions().mode();
