@@ -583,14 +583,6 @@ static int attack_setuid(int argc, char **argv)
 	return 0;
 }
 
-/* Prints `euid: N` and exits: run as a setuid copy to check NNP. */
-static int attack_whoami(void)
-{
-	printf("euid: %d\n", geteuid());
-	fflush(stdout);
-	return 0;
-}
-
 /* Connects to TCP ports of the loopback addresses 127.0.0.1 and ::1. */
 static int attack_network(int argc, char **argv)
 {
@@ -624,10 +616,10 @@ static int attack_network(int argc, char **argv)
 		if (!colon)
 			continue;
 		*colon = 0;
-		char *nameStart = line;
-		while (*nameStart == ' ')
-			nameStart++;
-		printf(" %s", nameStart);
+		char *interface = line;
+		while (*interface == ' ')
+			interface++;
+		printf(" %s", interface);
 	}
 	printf("\n");
 	fflush(stdout);
@@ -732,8 +724,9 @@ static int attack_ignore_term(int argc, char **argv)
 	return 0;
 }
 
-/* Starts children that ignore SIGTERM and run `sleep MARKER`-like
- * loops, so the test can look for survivors by their command line. */
+/* Usage: linger MARKER SECONDS. Starts three children that ignore
+ * SIGTERM (one in its own session) and sleep, then sleeps itself. They
+ * inherit the command line with MARKER, by which the test finds them. */
 static int attack_linger(int argc, char **argv)
 {
 	int seconds = argc > 1 ? atoi(argv[1]) : 120;
@@ -794,8 +787,6 @@ int main(int argc, char **argv)
 		return attack_plant_setid();
 	if (!strcmp(attack, "setuid"))
 		return attack_setuid(rest, args);
-	if (!strcmp(attack, "whoami"))
-		return attack_whoami();
 	if (!strcmp(attack, "network"))
 		return attack_network(rest, args);
 	if (!strcmp(attack, "processes"))
