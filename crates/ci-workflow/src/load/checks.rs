@@ -1,7 +1,7 @@
 //! Checks across a whole workflow once its parts are read: step ids,
 //! references between jobs through `needs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::contexts;
 use super::reader::{Reader, is_identifier};
@@ -13,9 +13,10 @@ use crate::yaml::{Node, ScalarStyle, Value};
 
 /// Runs every cross-cutting check on a read workflow.
 pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
+    let job_ids: HashSet<&str> = workflow.jobs.keys().collect();
     for job in workflow.jobs.iter().map(|(_, job)| job) {
         check_step_ids(reader, job);
-        check_needs(reader, workflow, job);
+        check_needs(reader, workflow, &job_ids, job);
         references::check_references(reader, job);
     }
     contexts::check_contexts(reader, workflow);
@@ -93,13 +94,13 @@ fn check_step_ids(reader: &mut Reader, job: &Job) {
 }
 
 /// Every `needs` entry must name another job of the workflow.
-fn check_needs(reader: &mut Reader, workflow: &Workflow, job: &Job) {
+fn check_needs(reader: &mut Reader, workflow: &Workflow, job_ids: &HashSet<&str>, job: &Job) {
     for need in &job.needs {
         if need.value == job.id {
             reader.error(need.pos, format!("job \"{}\" needs itself", job.id));
             continue;
         }
-        if workflow.jobs.get(&need.value).is_some() {
+        if job_ids.contains(need.value.as_str()) {
             continue;
         }
         let message = match did_you_mean(&need.value, workflow.jobs.keys()) {

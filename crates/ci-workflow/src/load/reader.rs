@@ -12,6 +12,8 @@ pub(crate) struct Reader<'a> {
     pub path: &'a str,
     /// The whole text of the file, to find positions inside values.
     pub source: &'a str,
+    /// Byte offset of the start of each line of `source`.
+    line_starts: Vec<usize>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -40,11 +42,25 @@ impl<'n> Fields<'n> {
 
 impl<'a> Reader<'a> {
     pub fn new(path: &'a str, source: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(index, _)| index + 1))
+            .collect();
         Reader {
             path,
             source,
+            line_starts,
             diagnostics: Vec::new(),
         }
+    }
+
+    /// Returns the text of 1-based line `number`, without its line break.
+    fn line(&self, number: usize) -> Option<&str> {
+        let start = *self.line_starts.get(number.checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(number)
+            .map_or(self.source.len(), |next| next - 1);
+        Some(self.source[start..end].trim_end_matches('\r'))
     }
 
     /// Returns the position of byte `offset` of a template's value, whose
@@ -53,11 +69,14 @@ impl<'a> Reader<'a> {
     /// breaks for block scalars (whose position is their first content
     /// character), otherwise a plain scalar.
     pub fn position_in_value(&self, value: &str, pos: Position, offset: usize) -> Position {
-        let first_char = self
-            .source
-            .lines()
-            .nth(pos.line.saturating_sub(1))
-            .and_then(|line| line.chars().nth(pos.column.saturating_sub(1)));
+        let first_char = self.line(pos.line).and_then(|line| {
+            let column = pos.column.saturating_sub(1);
+            if line.is_char_boundary(column) && line[..column].is_ascii() {
+                line[column..].chars().next()
+            } else {
+                line.chars().nth(column)
+            }
+        });
         let style = match first_char {
             Some('"') => ScalarStyle::DoubleQuoted,
             Some('\'') => ScalarStyle::SingleQuoted,

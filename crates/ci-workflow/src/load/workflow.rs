@@ -1,6 +1,8 @@
 //! The top level of a workflow: `name`, `on`, `env`, `defaults`,
 //! `concurrency`, `permissions` and the `jobs` mapping.
 
+use std::collections::HashSet;
+
 use super::checks;
 use super::job::read_job;
 use super::on::read_on;
@@ -115,6 +117,7 @@ fn read_jobs(reader: &mut Reader, fields: &Fields) -> Option<OrderedMap<crate::m
     }
 
     let mut jobs = OrderedMap::default();
+    let mut seen = HashSet::new();
     for (key, value) in entries {
         let Some(id) = reader.key_string(key, "\"jobs\"") else {
             continue;
@@ -128,7 +131,8 @@ fn read_jobs(reader: &mut Reader, fields: &Fields) -> Option<OrderedMap<crate::m
                 ),
             );
         }
-        if jobs.get(id).is_some() {
+        // A repeated id was reported as a duplicate key; the first wins.
+        if !seen.insert(id) {
             continue;
         }
         if let Some(job) = read_job(reader, id, key.pos, value) {
