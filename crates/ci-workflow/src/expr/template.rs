@@ -3,7 +3,10 @@
 //! A template is literal text with embedded `${{ expression }}` parts. An
 //! expression ends at the first `}}` outside a string literal, so
 //! `${{ format('{{0}}', 1) }}` is one expression. Interpolation converts
-//! each result with [`Value::to_interpolated_string`] and concatenates.
+//! each result with [`Value::to_display_string`] and concatenates, as
+//! GitHub's runner does by turning the text into a `format()` call: an
+//! array becomes `Array` and an object `Object`. A template that is only
+//! one expression yielding an array or object gives its JSON instead.
 //!
 //! An `if:` condition is either a bare expression or a template. A template
 //! that is exactly one `${{ }}` is that expression. Any text outside it, even
@@ -152,15 +155,20 @@ impl Template {
     }
 
     /// Evaluates every expression and concatenates the results with the
-    /// literal text.
+    /// literal text. A template that is exactly one `${{ }}` yielding an
+    /// array or object gives its JSON, where GitHub would reject the value.
     pub fn interpolate(&self, context: &Context) -> Result<String, ExprError> {
+        if let Some(expr) = self.single_expression() {
+            let value = eval_value(expr, context)?;
+            if matches!(*value, Value::Array(_) | Value::Object(_)) {
+                return Ok(value.to_json_pretty());
+            }
+        }
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Expr(expr) => {
-                    out.push_str(&eval_value(expr, context)?.to_interpolated_string())
-                }
+                Part::Expr(expr) => out.push_str(&eval_value(expr, context)?.to_display_string()),
             }
             if out.len() > MAX_OUTPUT_BYTES {
                 return Err(ExprError::OutputTooLarge {

@@ -271,19 +271,6 @@ impl Value {
         }
     }
 
-    /// Converts the value to the text that `${{ }}` interpolation inserts:
-    /// like [`Value::to_display_string`], except that arrays and objects are
-    /// rendered as pretty-printed JSON.
-    pub fn to_interpolated_string(&self) -> String {
-        match self {
-            // NOTE: GitHub's runner turns text around `${{ }}` into a
-            // format() call, which inserts `Array` or `Object` here. JSON is
-            // a deliberate choice of this project, because it shows the data.
-            Value::Array(_) | Value::Object(_) => self.to_json_pretty(),
-            primitive => primitive_to_string(primitive),
-        }
-    }
-
     /// Renders the value as JSON the way `toJSON` does: two-space
     /// indentation, `"key": value` pairs, `[]` and `{}` for empty containers,
     /// and numbers in the same form as [`format_number`]. Like GitHub's
