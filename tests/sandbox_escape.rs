@@ -41,10 +41,12 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Compiles the attack program once per test process and returns its path.
-fn attack_program() -> &'static Path {
-    static PROGRAM: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = PROGRAM.get_or_init(|| {
+/// Compiles the attack program once per test process and returns the
+/// executable's bytes. The build directory is removed at once, because a
+/// static is never dropped.
+fn attack_program() -> &'static [u8] {
+    static PROGRAM: OnceLock<Vec<u8>> = OnceLock::new();
+    PROGRAM.get_or_init(|| {
         let dir = tempfile::Builder::new()
             .prefix("htci-escape-build-")
             .tempdir()
@@ -63,9 +65,8 @@ fn attack_program() -> &'static Path {
             "cc failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        (dir, program)
-    });
-    path
+        fs::read(&program).unwrap()
+    })
 }
 
 /// A temporary workspace holding a copy of the attack program.
@@ -80,7 +81,7 @@ impl Workspace {
             .tempdir()
             .unwrap();
         let program = dir.path().join("escape");
-        fs::copy(attack_program(), &program).unwrap();
+        fs::write(&program, attack_program()).unwrap();
         fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
         Self { dir }
     }
