@@ -667,7 +667,13 @@ fn spawn_leg(
                     display_name: task.display_name.clone(),
                     defaults: task.defaults.clone(),
                 };
-                job::run_job(&env, &task.plan)
+                let outcome = job::run_job(&env, &task.plan);
+                // Removed here rather than at the end of the run, so the
+                // removal of one job overlaps with the work of others.
+                if std::env::var_os("HTCI_KEEP_RUN_DIR").is_none() {
+                    let _ = std::fs::remove_dir_all(&env.dirs.root);
+                }
+                outcome
             }
             Err(error) => {
                 console.notice(&task.display_name, &format!("##[error]{error}"));
