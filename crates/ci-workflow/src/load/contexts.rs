@@ -4,8 +4,14 @@
 //! GitHub evaluates each key at a different moment of a run, so only some
 //! contexts exist for it: `matrix` does not exist yet when a job's `if:` is
 //! evaluated, `steps` only inside a job, `secrets` not in `run-name`. GitHub
-//! rejects a workflow that reads an unavailable context. The status
-//! functions (`success()`, `always()`, `failure()`,
+//! rejects a workflow that reads an unavailable context.
+//!
+//! NOTE: these findings are warnings, not errors, although GitHub rejects
+//! such a workflow: htci can still evaluate the expression (to its value
+//! at that point of the run, usually null), and a warning keeps `htci run`
+//! usable on workflows written for htci alone.
+//!
+//! The status functions (`success()`, `always()`, `failure()`,
 //! `cancelled()`) exist only in `if:` of jobs and steps, and `hashFiles()`
 //! only in step keys.
 
@@ -428,11 +434,11 @@ fn check_expression(reader: &mut Reader, expression: &Expr, text: &str, pos: Pos
     for name in expression.named_values() {
         if !key.contexts.contains(&name) {
             let name_pos = locate(reader, name);
-            reader.error(
+            reader.warning(
                 name_pos,
                 format!(
-                    "context \"{name}\" is not available in {} of {}; available contexts \
-                     are {}",
+                    "context \"{name}\" is not available in {} of {}, so GitHub rejects \
+                     the workflow; available contexts are {}",
                     key.label,
                     key.context,
                     key.contexts.join(", ")
@@ -465,11 +471,11 @@ fn check_expression(reader: &mut Reader, expression: &Expr, text: &str, pos: Pos
         } else {
             "\"if\" of jobs and steps"
         };
-        reader.error(
+        reader.warning(
             function_pos,
             format!(
-                "function \"{}\" is not available in {} of {}; it is only available in \
-                 {where_available}",
+                "function \"{}\" is not available in {} of {}, so GitHub rejects the \
+                 workflow; it is only available in {where_available}",
                 function.name(),
                 key.label,
                 key.context
