@@ -564,6 +564,30 @@ fn ctrl_c_reaches_the_command() {
 }
 
 #[test]
+fn policy_file_from_the_host_is_applied() {
+    let dir = temp_dir();
+    let policy = dir.path().join("no-mkdir.json");
+    let filter = r#"{ "mismatch_action": "allow", "match_action": { "errno": 1 },
+        "filter": [ { "syscall": "mkdir" }, { "syscall": "mkdirat" } ] }"#;
+    fs::write(
+        &policy,
+        format!(r#"{{ "x86_64.no_mkdir": {filter}, "aarch64.no_mkdir": {filter} }}"#),
+    )
+    .unwrap();
+
+    let policy_arg = policy.to_str().unwrap();
+    let out = sh(
+        &["--policy", policy_arg],
+        "mkdir /tmp/d 2>&1; echo rc=$?; touch /tmp/f && echo touched",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].ends_with("Operation not permitted"), "{out}");
+    assert_eq!(lines[1], "rc=1");
+    assert_eq!(lines[2], "touched");
+}
+
+#[test]
 fn pid1_exe_is_not_reachable() {
     // CVE-2019-5736: the htci binary behind /proc/1/exe must stay out of
     // reach of the sandboxed command.

@@ -50,6 +50,14 @@ fn pid1(request: &InitRequest, reporter: &Reporter) -> Result<i32, InitError> {
         .map_err(|e| InitError::new("set the parent-death signal of pid 1", e))?;
 
     let config = &request.config;
+    // Compiled before the fork so the child only installs it, and before
+    // the pivot so a policy file on the host can be read.
+    let policy = seccomp::load_policy(&config.seccomp_policy).map_err(|e| {
+        InitError::new(
+            &format!("load seccomp policy {}", config.seccomp_policy),
+            io::Error::other(e.to_string()),
+        )
+    })?;
     // Planned while the host root is still visible at `/`.
     let steps = rootfs::plan(config, Path::new("/"))
         .map_err(|e| InitError::new("plan the root file system", e))?;
@@ -65,13 +73,6 @@ fn pid1(request: &InitRequest, reporter: &Reporter) -> Result<i32, InitError> {
     // cannot reach (and overwrite) the htci binary through it.
     sys::set_dumpable(false).map_err(|e| InitError::new("clear the dumpable flag of pid 1", e))?;
 
-    // Compiled before the fork so the child only installs it.
-    let policy = seccomp::load_policy(&config.seccomp_policy).map_err(|e| {
-        InitError::new(
-            &format!("load seccomp policy {}", config.seccomp_policy),
-            io::Error::other(e.to_string()),
-        )
-    })?;
     let command = PreparedCommand::new(config, &request.argv)?;
 
     let (status_read, status_write) =
