@@ -623,3 +623,44 @@ jobs:
         "sleep {tag} outlived the run"
     );
 }
+
+#[test]
+fn step_cannot_bind_host_paths() {
+    // A step rewrites the git alternates file of its workspace, which the
+    // launcher reads to bind the source repository's objects; later steps
+    // must not see the host directory it names.
+    let repo = TestRepo::new();
+    let secret_dir = repo.root.join("host-secret/objects");
+    fs::create_dir_all(&secret_dir).unwrap();
+    fs::write(secret_dir.join("secret.txt"), "host secret\n").unwrap();
+    repo.write(
+        ".github/workflows/ci.yml",
+        &r#"
+on: push
+jobs:
+  attack:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Plant
+        run: echo "@DIR@" >> .git/objects/info/alternates
+      - name: Read
+        run: |
+          if cat "@DIR@/secret.txt"; then exit 1; fi
+          echo "host directory hidden"
+"#
+        .replace("@DIR@", secret_dir.to_str().unwrap()),
+    );
+    let sha = repo.commit("Add the workflow");
+
+    let output = run_sandboxed(&repo, &[]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    let job = repo.job(&sha, "ci.attack");
+    assert_eq!(step(&job, "Plant")["status"], "success");
+    assert_eq!(step(&job, "Read")["status"], "success");
+    let lines = step_lines(&repo, &sha, "ci.attack");
+    assert!(
+        lines.contains(&"host directory hidden".to_string()),
+        "{lines:#?}"
+    );
+    assert!(!lines.contains(&"host secret".to_string()), "{lines:#?}");
+}

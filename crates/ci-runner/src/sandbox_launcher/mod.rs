@@ -33,7 +33,7 @@ mod settings;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ci_core::config::{ContainerRuntime, RunnerConfig};
@@ -177,6 +177,10 @@ struct JobSandbox {
     /// Limits in force in every sandbox of the job so far, and the
     /// reasons of those that were not.
     observed: Mutex<Option<Enforcement>>,
+    /// Binds of the git alternates, read at the job's first launch.
+    /// Steps can rewrite the workspace's alternates file, so it is read
+    /// before any step ran and never again.
+    alternates: OnceLock<Vec<Bind>>,
 }
 
 impl SandboxLauncher {
@@ -246,7 +250,10 @@ impl SandboxLauncher {
                 writable: true,
             })
             .collect();
-        binds.extend(git_alternates(&job.dirs.workspace));
+        let alternates = job
+            .alternates
+            .get_or_init(|| git_alternates(&job.dirs.workspace));
+        binds.extend(alternates.iter().cloned());
 
         let left = job.deadline.saturating_duration_since(Instant::now());
         SandboxConfig {
@@ -440,6 +447,7 @@ impl Launcher for SandboxLauncher {
                 timeout: plan.timeout,
                 deadline: Instant::now() + plan.timeout,
                 observed: Mutex::new(None),
+                alternates: OnceLock::new(),
             }),
         })
     }
@@ -471,6 +479,7 @@ mod tests {
                 timeout: Duration::from_secs(60),
                 deadline: Instant::now() + Duration::from_secs(60),
                 observed: Mutex::new(None),
+                alternates: OnceLock::new(),
             }),
         }
     }
