@@ -8,10 +8,13 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::yaml::Position;
 
-/// Severity of a diagnostic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Severity of a diagnostic. Serializes as `"error"` or `"warning"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The workflow cannot be used.
     Error,
@@ -28,8 +31,9 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One message about a place in a workflow file.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// One message about a place in a workflow file. Serializes as a JSON
+/// object with the field names below, for tools that read `htci` output.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Diagnostic {
     /// The file as it should be shown to the user (usually relative to the
     /// repository root, such as `.github/workflows/ci.yml`).
@@ -156,6 +160,22 @@ mod tests {
         assert_eq!(
             diagnostic.to_string(),
             ".github/workflows/ci.yml:12:7: error: \"runs-on\" is required in job \"build\""
+        );
+    }
+
+    #[test]
+    fn serializes_as_json_object() {
+        let diagnostic = Diagnostic::warning("ci.yml", Position::new(3, 5), "unknown key \"x\"");
+        let json = serde_json::to_value(&diagnostic).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "path": "ci.yml",
+                "line": 3,
+                "column": 5,
+                "severity": "warning",
+                "message": "unknown key \"x\"",
+            })
         );
     }
 
