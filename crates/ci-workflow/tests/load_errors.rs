@@ -491,3 +491,27 @@ jobs:
         ]
     );
 }
+
+#[test]
+fn lossy_matrix_numbers_warn() {
+    let text = "on: push
+jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        python: [3.9, 3.10, '3.11']
+        include:
+          - python: 3.10
+            node: 20
+    steps: [{run: make}]
+";
+    assert_eq!(
+        diagnostics(text),
+        [
+            "ok",
+            "w.yml:7:23: warning: axis \"python\" in the matrix of job \"build\" is the number 3.1, not the text \"3.10\"; quote it to keep the text",
+            "w.yml:9:21: warning: \"include\" in the matrix of job \"build\" is the number 3.1, not the text \"3.10\"; quote it to keep the text",
+        ]
+    );
+}

@@ -237,16 +237,7 @@ impl<'a> Reader<'a> {
         }
 
         let value = github_string(scalar, &resolved);
-        if value != scalar.text && resolved != Resolved::Null {
-            self.warning(
-                node.pos,
-                format!(
-                    "{label} in {context} is the number {value}, not the text \"{}\"; \
-                     quote it to keep the text",
-                    scalar.text
-                ),
-            );
-        }
+        self.warn_if_number_changes(scalar, node.pos, label, context);
         self.check_template_syntax(scalar, node.pos, label, context);
         Some(Template {
             value,
@@ -433,7 +424,10 @@ impl<'a> Reader<'a> {
     /// bounded by the parser's depth limit.
     fn check_data_syntax(&mut self, node: &Node, label: &str, context: &str) {
         match &node.value {
-            Value::Scalar(scalar) => self.check_template_syntax(scalar, node.pos, label, context),
+            Value::Scalar(scalar) => {
+                self.warn_if_number_changes(scalar, node.pos, label, context);
+                self.check_template_syntax(scalar, node.pos, label, context);
+            }
             Value::Sequence(items) => {
                 for item in items {
                     self.check_data_syntax(item, label, context);
@@ -444,6 +438,33 @@ impl<'a> Reader<'a> {
                     self.check_data_syntax(value, label, context);
                 }
             }
+        }
+    }
+
+    /// Warns when a plain scalar reads as a number whose printed form
+    /// differs from its text (`3.10` is the number 3.1), a frequent cause
+    /// of wrong versions in matrices and action inputs.
+    fn warn_if_number_changes(
+        &mut self,
+        scalar: &Scalar,
+        pos: Position,
+        label: &str,
+        context: &str,
+    ) {
+        let resolved = scalar.resolve();
+        if !matches!(resolved, Resolved::Int(_) | Resolved::Float(_)) {
+            return;
+        }
+        let value = github_string(scalar, &resolved);
+        if value != scalar.text {
+            self.warning(
+                pos,
+                format!(
+                    "{label} in {context} is the number {value}, not the text \"{}\"; \
+                     quote it to keep the text",
+                    scalar.text
+                ),
+            );
         }
     }
 
