@@ -28,7 +28,7 @@ mod references;
 mod workflow;
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
@@ -90,58 +90,77 @@ impl LoadError {
 }
 
 /// Reads and loads the workflow file at `path`. Diagnostics show the path
-/// as given.
+/// as given. A path that is not a regular file (a directory, a device such
+/// as `/dev/zero`, a pipe) is an error, and at most
+/// [`Limits::max_bytes`] are read, so a file that grows while being read
+/// cannot exhaust memory either.
 pub fn load_workflow_file(path: &Path) -> Result<Loaded, LoadError> {
     let display_path = path.display().to_string();
     let limits = Limits::default();
+    match read_text(path, &display_path, &limits)? {
+        Ok(text) => load_with_limits(&display_path, &text, &limits),
+        Err(diagnostic) => Err(invalid(&display_path, vec![diagnostic])),
+    }
+}
 
-    let metadata = fs::metadata(path).map_err(|source| LoadError::Read {
+/// Reads a workflow file as UTF-8 text. The outer error is an I/O
+/// failure; the inner one a diagnostic for a file that cannot be a
+/// workflow.
+fn read_text(
+    path: &Path,
+    display_path: &str,
+    limits: &Limits,
+) -> Result<Result<String, Diagnostic>, LoadError> {
+    let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    if metadata.len() > limits.max_bytes as u64 {
+    };
+    let start = yaml::Position::new(1, 1);
+    let too_large = |size: String| {
         let message = format!(
-            "file is {} bytes, larger than the limit of {} bytes",
-            metadata.len(),
+            "file is {size} bytes, larger than the limit of {} bytes",
             limits.max_bytes
         );
-        return Err(invalid(
-            &display_path,
-            vec![Diagnostic::error(
-                &display_path,
-                yaml::Position::new(1, 1),
-                message,
-            )],
-        ));
+        Diagnostic::error(display_path, start, message)
+    };
+
+    let metadata = fs::metadata(path).map_err(read_error)?;
+    if !metadata.is_file() {
+        let message =
+            "not a regular file: a workflow must be a file, not a directory, device or pipe";
+        return Ok(Err(Diagnostic::error(display_path, start, message)));
+    }
+    if metadata.len() > limits.max_bytes as u64 {
+        return Ok(Err(too_large(metadata.len().to_string())));
     }
 
-    let bytes = fs::read(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => load_workflow_str(&display_path, &text),
-        Err(error) => {
-            let offset = error.utf8_error().valid_up_to();
-            let valid = &error.as_bytes()[..offset];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            let column = String::from_utf8_lossy(
-                &valid[valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..],
-            )
-            .chars()
-            .count()
-                + 1;
-            let message = "file is not valid UTF-8; save it as UTF-8";
-            Err(invalid(
-                &display_path,
-                vec![Diagnostic::error(
-                    &display_path,
-                    yaml::Position::new(line, column),
-                    message,
-                )],
-            ))
-        }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|file| {
+            file.take(limits.max_bytes as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(read_error)?;
+    if bytes.len() > limits.max_bytes {
+        return Ok(Err(too_large(format!("more than {}", limits.max_bytes))));
     }
+    Ok(String::from_utf8(bytes).map_err(|error| utf8_diagnostic(display_path, &error)))
+}
+
+/// Points at the first byte that is not valid UTF-8.
+fn utf8_diagnostic(display_path: &str, error: &std::string::FromUtf8Error) -> Diagnostic {
+    let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Diagnostic::error(
+        display_path,
+        yaml::Position::new(line, column),
+        "file is not valid UTF-8; save it as UTF-8",
+    )
 }
 
 /// Loads a workflow from `text`. `display_path` is the path shown in
@@ -229,23 +248,48 @@ pub fn sort_diagnostics(diagnostics: &mut [Diagnostic]) {
 /// Lists the workflow files of a repository: `.github/workflows/*.yml` and
 /// `*.yaml`, sorted by path. Subdirectories are not searched, as GitHub
 /// does not search them. A repository without the directory has none.
+///
+/// A symbolic link counts only when it points to a regular file inside the
+/// repository. An untrusted repository could otherwise link a "workflow"
+/// to a file of the runner, such as its key file, and have parts of it
+/// echoed in diagnostics.
 pub fn discover_workflows(repo_root: &Path) -> Vec<PathBuf> {
     let directory = repo_root.join(".github").join("workflows");
     let Ok(entries) = fs::read_dir(&directory) else {
         return Vec::new();
     };
+    let root = fs::canonicalize(repo_root).unwrap_or_else(|_| repo_root.to_path_buf());
 
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
+        .filter(|entry| {
+            let path = entry.path();
             let is_yaml = matches!(
                 path.extension().and_then(|e| e.to_str()),
                 Some("yml") | Some("yaml")
             );
-            is_yaml && path.is_file()
+            is_yaml && is_workflow_file(entry, &root)
         })
+        .map(|entry| entry.path())
         .collect();
     paths.sort();
     paths
+}
+
+/// Returns true for a regular file, or a symbolic link to a regular file
+/// inside `root` (a canonical path).
+fn is_workflow_file(entry: &fs::DirEntry, root: &Path) -> bool {
+    let Ok(file_type) = entry.file_type() else {
+        return false;
+    };
+    if file_type.is_file() {
+        return true;
+    }
+    if !file_type.is_symlink() {
+        return false;
+    }
+    match fs::canonicalize(entry.path()) {
+        Ok(target) => target.starts_with(root) && target.is_file(),
+        Err(_) => false,
+    }
 }

@@ -237,3 +237,49 @@ fn discovery_without_directory_is_empty() {
     assert!(discover_workflows(repo.path()).is_empty());
     assert!(discover_workflows(&repo.path().join("missing")).is_empty());
 }
+
+#[test]
+fn device_pipe_and_directory_are_not_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Opening a pipe without a writer would block forever.
+    let pipe = dir.path().join("pipe.yml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    for path in [PathBuf::from("/dev/zero"), dir.path().to_path_buf(), pipe] {
+        assert_eq!(
+            error_lines(load_workflow_file(&path)),
+            [format!(
+                "{}:1:1: error: not a regular file: a workflow must be a file, not a directory, device or pipe",
+                path.display()
+            )]
+        );
+    }
+}
+
+#[test]
+fn discovery_skips_links_leaving_repository() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("runner.toml");
+    fs::write(&secret, "nsec = \"do-not-read\"\n").unwrap();
+
+    let repo = tempfile::tempdir().unwrap();
+    let workflows = repo.path().join(".github/workflows");
+    fs::create_dir_all(&workflows).unwrap();
+    fs::write(repo.path().join("shared.yml"), VALID).unwrap();
+    fs::write(workflows.join("ci.yml"), VALID).unwrap();
+    std::os::unix::fs::symlink(&secret, workflows.join("leak.yml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", workflows.join("zero.yml")).unwrap();
+    std::os::unix::fs::symlink("../../shared.yml", workflows.join("inside.yml")).unwrap();
+    std::os::unix::fs::symlink("missing.yml", workflows.join("dangling.yml")).unwrap();
+
+    let found = discover_workflows(repo.path());
+
+    assert_eq!(
+        found,
+        [workflows.join("ci.yml"), workflows.join("inside.yml")]
+    );
+}
