@@ -1,10 +1,19 @@
 //! Loading workflow files into the [`model`](crate::model).
 //!
 //! Loading is all or nothing: [`load_workflow_str`] returns a [`Workflow`]
-//! only when the file has no error, together with its warnings (unknown
-//! keys, numbers that GitHub will read differently than written). Otherwise
+//! only when the file has no error, together with its warnings. Otherwise
 //! it returns every error it found, so a user can fix them in one pass, and
 //! no job of a broken file ever runs.
+//!
+//! Errors are what GitHub rejects: YAML syntax, wrong types, missing
+//! required keys, invalid ids, unknown `needs`, expression syntax, invalid
+//! filters and cron entries. Warnings are what is valid but probably
+//! wrong: unknown keys, numbers that read differently than written
+//! (`3.10` is 3.1), references such as `steps.<id>` that name nothing,
+//! `if:` conditions that are always true, and contexts read where GitHub
+//! does not provide them. Two checks need more than one file or the
+//! planner's graph and are separate functions: [`check_local_calls`] and
+//! [`check_needs_cycles`].
 //!
 //! ```
 //! use ci_workflow::load::load_workflow_str;
