@@ -664,3 +664,73 @@ jobs:
     );
     assert!(!lines.contains(&"host secret".to_string()), "{lines:#?}");
 }
+
+#[test]
+fn planted_links_stay_inside() {
+    // A step plants symbolic links where the runner writes the next step
+    // scripts and step files, and turns its own output files into a link
+    // to a host secret and a FIFO. The runner, outside the sandbox, must
+    // neither write through the links nor read the secret, nor hang.
+    let repo = TestRepo::new();
+    let victim = repo.root.join("victim.txt");
+    fs::write(&victim, "untouched\n").unwrap();
+    let secret = repo.root.join("secret.txt");
+    fs::write(&secret, "host-secret-value\n").unwrap();
+    repo.write(
+        ".github/workflows/ci.yml",
+        &r#"
+on: push
+jobs:
+  plant:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Plant
+        run: |
+          files=$(dirname "$GITHUB_OUTPUT")
+          for i in $(seq 3 20); do
+            ln -sf "@VICTIM@" "$RUNNER_TEMP/step-$i.sh"
+            for name in output env path step_summary; do
+              ln -sf "@VICTIM@" "$files/${name}_$i" 2>/dev/null || true
+            done
+          done
+      - name: Runs anyway
+        run: echo "second step ran"
+      - name: Leak
+        run: ln -sf "@SECRET@" "$GITHUB_OUTPUT"
+      - name: Hang
+        if: always()
+        run: rm -f "$GITHUB_ENV" && mkfifo "$GITHUB_ENV"
+"#
+        .replace("@VICTIM@", victim.to_str().unwrap())
+        .replace("@SECRET@", secret.to_str().unwrap()),
+    );
+    let sha = repo.commit("Add the workflow");
+
+    let mut child = repo.spawn_run(&["--sandbox"]);
+    let mut status = None;
+    let finished = wait_for(Duration::from_secs(60), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !finished {
+        let _ = child.kill();
+    }
+    assert!(finished, "htci run hung on a FIFO step file");
+    assert_eq!(status.unwrap().code(), Some(1));
+
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched\n");
+    assert!(fs::symlink_metadata(&victim).unwrap().is_file());
+    let job = repo.job(&sha, "ci.plant");
+    assert_eq!(step(&job, "Plant")["status"], "success");
+    assert_eq!(step(&job, "Runs anyway")["status"], "success");
+    assert_eq!(step(&job, "Leak")["status"], "failure");
+    assert_eq!(step(&job, "Hang")["status"], "failure");
+    let log = repo.job_log(&sha, "ci.plant");
+    assert!(log.contains("second step ran"), "{log}");
+    assert!(log.contains("is a symbolic link"), "{log}");
+    assert!(log.contains("is not a regular file"), "{log}");
+    assert_eq!(
+        repo.files_containing("host-secret-value"),
+        Vec::<PathBuf>::new()
+    );
+}

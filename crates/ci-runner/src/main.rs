@@ -10,6 +10,7 @@ mod output;
 mod results;
 mod sandbox_launcher;
 mod scheduler;
+mod untrusted_fs;
 mod workspace;
 
 use std::process::ExitCode;

@@ -106,6 +106,12 @@ fn checkout(env: &JobEnv, with: &[(String, String)], log: &mut StepLog<'_>) -> B
         ));
         return BodyResult::success();
     }
+    if crate::untrusted_fs::has_symlink(&env.dirs.workspace, Path::new(path)) {
+        log.error(&format!(
+            "actions/checkout `path: {path}` leads through a symbolic link; check out into a plain directory"
+        ));
+        return BodyResult::failure(None);
+    }
     let dest = env.dirs.workspace.join(path);
     if dest.exists()
         && std::fs::read_dir(&dest)
@@ -165,6 +171,12 @@ fn local_action(
     if !is_simple_relative(uses) {
         log.error(&format!(
             "local action `{uses}` must stay inside the workspace"
+        ));
+        return BodyResult::failure(None);
+    }
+    if crate::untrusted_fs::has_symlink(&env.dirs.workspace, Path::new(uses)) {
+        log.error(&format!(
+            "local action `{uses}` leads through a symbolic link; htci reads actions only from plain directories"
         ));
         return BodyResult::failure(None);
     }
@@ -276,7 +288,7 @@ pub fn load_action(dir: &Path) -> Result<ActionKind, String> {
         .map(|name| dir.join(name))
         .find(|path| path.is_file())
         .ok_or_else(|| format!("no action.yml or action.yaml in {}", dir.display()))?;
-    let text = std::fs::read_to_string(&file)
+    let text = crate::untrusted_fs::read_step_file(&file, crate::untrusted_fs::MAX_STEP_FILE_BYTES)
         .map_err(|e| format!("failed to read {}: {e}", file.display()))?;
     parse_action(&text).map_err(|message| format!("{}: {message}", file.display()))
 }

@@ -169,7 +169,7 @@ impl StepFiles {
             summary: dir.join(format!("step_summary_{index}")),
         };
         for file in [&files.output, &files.env, &files.path, &files.summary] {
-            std::fs::write(file, b"")?;
+            crate::untrusted_fs::write_new_file(file, b"")?;
         }
         Ok(files)
     }

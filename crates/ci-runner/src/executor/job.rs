@@ -210,13 +210,17 @@ impl JobState {
         files: &StepFiles,
         outputs: &mut BTreeMap<String, String>,
     ) -> Result<(), String> {
-        let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+        // A sandboxed step can replace these files with links or FIFOs.
+        let read = |path: &std::path::Path| {
+            crate::untrusted_fs::read_step_file(path, crate::untrusted_fs::MAX_STEP_FILE_BYTES)
+                .map_err(|e| format!("failed to read a step file: {e}"))
+        };
 
-        let pairs = file_commands::parse_key_values("GITHUB_OUTPUT", &read(&files.output))
+        let pairs = file_commands::parse_key_values("GITHUB_OUTPUT", &read(&files.output)?)
             .map_err(|e| e.to_string())?;
         outputs.extend(pairs);
 
-        let pairs = file_commands::parse_key_values("GITHUB_ENV", &read(&files.env))
+        let pairs = file_commands::parse_key_values("GITHUB_ENV", &read(&files.env)?)
             .map_err(|e| e.to_string())?;
         for (key, value) in pairs {
             match self.github_env.iter_mut().find(|(k, _)| *k == key) {
@@ -225,11 +229,11 @@ impl JobState {
             }
         }
 
-        for dir in file_commands::parse_path_file(&read(&files.path)) {
+        for dir in file_commands::parse_path_file(&read(&files.path)?) {
             self.path_additions.insert(0, dir);
         }
 
-        let summary = read(&files.summary);
+        let summary = read(&files.summary)?;
         if !summary.is_empty() {
             self.summary.push_str(&env.masker.mask(&summary));
         }

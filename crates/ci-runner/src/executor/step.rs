@@ -632,7 +632,7 @@ fn prepare_script(
         state.next_file_index(),
         shell.extension
     ));
-    std::fs::write(&script_path, body.as_bytes()).map_err(|e| {
+    crate::untrusted_fs::write_new_file(&script_path, body.as_bytes()).map_err(|e| {
         format!(
             "failed to write the step script {}: {e}",
             script_path.display()
