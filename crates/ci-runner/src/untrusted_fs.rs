@@ -20,8 +20,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path};
 
 /// Largest step file the runner reads (`GITHUB_OUTPUT`, `GITHUB_ENV`,
-/// ...). GitHub caps a job's outputs at 1 MiB, so this leaves room for
-/// summaries and environment files.
+/// ...), which bounds the memory a step can make the runner use.
 pub const MAX_STEP_FILE_BYTES: u64 = 16 << 20;
 
 /// Writes `contents` to a new regular file at `path`, mode 0644. Whatever
