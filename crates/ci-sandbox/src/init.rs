@@ -114,7 +114,9 @@ pub fn run_if_requested() {
     std::process::exit(init_main(request_fd, report_fd));
 }
 
-fn init_main(request_fd: libc::c_int, report_fd: libc::c_int) -> i32 {
+/// Runs the init on the two inherited pipe descriptors and returns its
+/// exit status. Called after re-execution or directly in a forked child.
+pub(crate) fn init_main(request_fd: libc::c_int, report_fd: libc::c_int) -> i32 {
     let reporter = Reporter::new(report_fd);
     if let Err(error) = take_over_signals() {
         reporter.send(&Report::SetupFailed {

@@ -2,10 +2,10 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Once;
 
 use serde::{Deserialize, Serialize};
@@ -93,61 +93,55 @@ impl Sandbox {
         stdout: Stdio,
         stderr: Stdio,
     ) -> Result<SandboxChild> {
-        config.validate()?;
-        if argv.is_empty() {
-            return Err(SandboxError::InvalidConfig(
-                "the command is empty".to_owned(),
-            ));
-        }
-
-        // The host's support only matters for cgroup limits and pasta;
-        // skipping the probe otherwise saves a few dozen file lookups.
-        let limits = &config.limits;
-        let needs_host_support = limits.pids.is_some()
-            || limits.memory_bytes.is_some()
-            || limits.cpu_quota.is_some()
-            || matches!(config.network, Network::Pasta(_));
-        let support = if needs_host_support {
-            crate::probe()
-        } else {
-            HostSupport::unprobed()
-        };
-        let mut enforcement = Enforcement::default();
-        let id = network::unique_name("sandbox", "d")
-            .trim_end_matches(".d")
-            .to_owned();
-        let cgroups =
-            SandboxCgroups::create(&config.limits, &support.cgroups, &id, &mut enforcement)?;
-        warn_once_about(&enforcement);
-
-        let request = InitRequest {
-            config: config.clone(),
-            argv: argv.to_vec(),
-            cgroup_procs: cgroups
-                .as_ref()
-                .map(SandboxCgroups::procs_files)
-                .unwrap_or_default(),
-            pasta: match &config.network {
-                Network::Pasta(options) => {
-                    Some(PastaLaunch::prepare(options, support.pasta.as_deref())?)
-                }
-                _ => None,
-            },
-            pids_by_rlimit: enforcement
-                .enforced
-                .iter()
-                .any(|(k, how)| *k == limits::LimitKind::Pids && how == "RLIMIT_NPROC"),
-        };
-
+        let prepared = prepare(config, argv)?;
         let (request_read, request_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
+        let init = self.exec_init(config.stdin, stdout, stderr, request_read, report_write)?;
+        finish_start(prepared, init, request_write, report_read)
+    }
+
+    /// Runs `argv` in a new sandbox with the caller's stdout and stderr.
+    ///
+    /// When the calling process has a single thread, as `htci sandbox` does,
+    /// the init is forked without executing the binary again, which saves
+    /// an execve and the dynamic loader's work. Otherwise this is
+    /// [`Sandbox::start`] with inherited output.
+    pub fn start_inheriting_output(
+        &self,
+        config: &SandboxConfig,
+        argv: &[String],
+    ) -> Result<SandboxChild> {
+        if config.stdin == StdinMode::Piped || !is_single_threaded() {
+            return self.start(config, argv, Stdio::inherit(), Stdio::inherit());
+        }
+        let prepared = prepare(config, argv)?;
+        let (request_read, request_write) = pipe()?;
+        let (report_read, report_write) = pipe()?;
+        let init = fork_init(
+            config.stdin,
+            request_read,
+            report_write,
+            [&request_write, &report_read],
+        )?;
+        finish_start(prepared, init, request_write, report_read)
+    }
+
+    /// Starts the init by executing `init_exe` with the init marker.
+    fn exec_init(
+        &self,
+        stdin: StdinMode,
+        stdout: Stdio,
+        stderr: Stdio,
+        request_read: OwnedFd,
+        report_write: OwnedFd,
+    ) -> Result<InitProcess> {
         let mut command = Command::new(&self.init_exe);
         command
             .arg(INIT_MARKER)
             .arg(request_read.as_raw_fd().to_string())
             .arg(report_write.as_raw_fd().to_string())
             .env_clear()
-            .stdin(match config.stdin {
+            .stdin(match stdin {
                 StdinMode::Null => Stdio::null(),
                 StdinMode::Inherit => Stdio::inherit(),
                 StdinMode::Piped => Stdio::piped(),
@@ -165,25 +159,188 @@ impl Sandbox {
                 Ok(())
             });
         }
-        let init = command.spawn().map_err(|source| SandboxError::SpawnInit {
+        let child = command.spawn().map_err(|source| SandboxError::SpawnInit {
             exe: self.init_exe.clone(),
             source,
         })?;
-        drop(request_read);
-        drop(report_write);
+        Ok(InitProcess::Spawned(child))
+    }
+}
 
-        let mut child = SandboxChild {
-            init,
-            reports: BufReader::new(File::from(report_read)),
-            lifeline: Some(File::from(request_write)),
-            cgroups,
-            outcome: None,
-            enforcement,
-            kill_requested: false,
-            waited: false,
-        };
-        child.handshake(&request)?;
-        Ok(child)
+/// The request and the host-side state of a sandbox about to start.
+struct Prepared {
+    request: InitRequest,
+    cgroups: Option<SandboxCgroups>,
+    enforcement: Enforcement,
+}
+
+/// Validates `config`, probes the host where needed, and creates the
+/// cgroups.
+fn prepare(config: &SandboxConfig, argv: &[String]) -> Result<Prepared> {
+    config.validate()?;
+    if argv.is_empty() {
+        return Err(SandboxError::InvalidConfig(
+            "the command is empty".to_owned(),
+        ));
+    }
+
+    // The host's support only matters for cgroup limits and pasta;
+    // skipping the probe otherwise saves a few dozen file lookups.
+    let limits = &config.limits;
+    let needs_host_support = limits.pids.is_some()
+        || limits.memory_bytes.is_some()
+        || limits.cpu_quota.is_some()
+        || matches!(config.network, Network::Pasta(_));
+    let support = if needs_host_support {
+        crate::probe()
+    } else {
+        HostSupport::unprobed()
+    };
+    let mut enforcement = Enforcement::default();
+    let id = network::unique_name("sandbox", "d")
+        .trim_end_matches(".d")
+        .to_owned();
+    let cgroups = SandboxCgroups::create(&config.limits, &support.cgroups, &id, &mut enforcement)?;
+    warn_once_about(&enforcement);
+
+    let pasta = match &config.network {
+        Network::Pasta(options) => Some(PastaLaunch::prepare(options, support.pasta.as_deref())?),
+        _ => None,
+    };
+    let pids_by_rlimit = enforcement
+        .enforced
+        .iter()
+        .any(|(k, how)| *k == limits::LimitKind::Pids && how == "RLIMIT_NPROC");
+    let request = InitRequest {
+        config: config.clone(),
+        argv: argv.to_vec(),
+        cgroup_procs: cgroups
+            .as_ref()
+            .map(SandboxCgroups::procs_files)
+            .unwrap_or_default(),
+        pasta,
+        pids_by_rlimit,
+    };
+    Ok(Prepared {
+        request,
+        cgroups,
+        enforcement,
+    })
+}
+
+/// Sends the request to a started init and waits until the command runs.
+fn finish_start(
+    prepared: Prepared,
+    init: InitProcess,
+    request_write: OwnedFd,
+    report_read: OwnedFd,
+) -> Result<SandboxChild> {
+    let mut child = SandboxChild {
+        init,
+        reports: BufReader::new(File::from(report_read)),
+        lifeline: Some(File::from(request_write)),
+        cgroups: prepared.cgroups,
+        outcome: None,
+        enforcement: prepared.enforcement,
+        kill_requested: false,
+        waited: false,
+    };
+    child.handshake(&prepared.request)?;
+    Ok(child)
+}
+
+/// Returns whether the calling process has exactly one thread, so that a
+/// forked child may allocate and take locks.
+fn is_single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|tasks| tasks.count() == 1)
+}
+
+/// Forks the init from a single-threaded caller. The child closes the
+/// caller's ends of the pipes (`parent_ends`), sets up stdin, runs the
+/// init and exits.
+fn fork_init(
+    stdin: StdinMode,
+    request_read: OwnedFd,
+    report_write: OwnedFd,
+    parent_ends: [&OwnedFd; 2],
+) -> Result<InitProcess> {
+    let parent_fds = parent_ends.map(AsRawFd::as_raw_fd);
+    let pid = sys::fork().map_err(|source| SandboxError::SpawnInit {
+        exe: PathBuf::from("(fork)"),
+        source,
+    })?;
+    if pid != 0 {
+        return Ok(InitProcess::Forked { pid, status: None });
+    }
+
+    // The child. The runner's end of the request pipe must close here, or
+    // the init would never see the runner die.
+    for fd in parent_fds {
+        // SAFETY: the child owns its copies of these descriptors and
+        // never uses them.
+        unsafe { libc::close(fd) };
+    }
+    if stdin == StdinMode::Null {
+        redirect_stdin_to_null();
+    }
+    let code = crate::init::init_main(request_read.into_raw_fd(), report_write.into_raw_fd());
+    // SAFETY: _exit ends the forked child without running the caller's
+    // atexit handlers or flushing its copied stdio buffers.
+    unsafe { libc::_exit(code) }
+}
+
+fn redirect_stdin_to_null() {
+    // SAFETY: the path is a valid C string; dup2 and close take integers.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+    }
+}
+
+/// The init process, started one way or the other.
+#[derive(Debug)]
+enum InitProcess {
+    /// Executed through `std::process::Command`.
+    Spawned(Child),
+    /// Forked from a single-threaded caller; `status` once reaped.
+    Forked {
+        pid: libc::pid_t,
+        status: Option<ExitStatus>,
+    },
+}
+
+impl InitProcess {
+    fn id(&self) -> u32 {
+        match self {
+            InitProcess::Spawned(child) => child.id(),
+            InitProcess::Forked { pid, .. } => *pid as u32,
+        }
+    }
+
+    fn wait(&mut self) -> io::Result<ExitStatus> {
+        match self {
+            InitProcess::Spawned(child) => child.wait(),
+            InitProcess::Forked {
+                status: Some(status),
+                ..
+            } => Ok(*status),
+            InitProcess::Forked { pid, status } => {
+                let raw = sys::wait_pid(*pid)?;
+                let reaped = ExitStatus::from_raw(raw);
+                *status = Some(reaped);
+                Ok(reaped)
+            }
+        }
+    }
+
+    fn spawned(&mut self) -> Option<&mut Child> {
+        match self {
+            InitProcess::Spawned(child) => Some(child),
+            InitProcess::Forked { .. } => None,
+        }
     }
 }
 
@@ -216,7 +373,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// A running sandbox. Dropping it kills every process of the sandbox.
 #[derive(Debug)]
 pub struct SandboxChild {
-    init: Child,
+    init: InitProcess,
     reports: BufReader<File>,
     /// The runner's end of the request pipe; closing it kills the sandbox.
     lifeline: Option<File>,
@@ -243,17 +400,17 @@ impl SandboxChild {
 
     /// Takes the command's stdin, present with [`StdinMode::Piped`].
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.init.stdin.take()
+        self.init.spawned()?.stdin.take()
     }
 
     /// Takes the command's stdout, present when spawned with `Stdio::piped()`.
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
-        self.init.stdout.take()
+        self.init.spawned()?.stdout.take()
     }
 
     /// Takes the command's stderr, present when spawned with `Stdio::piped()`.
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
-        self.init.stderr.take()
+        self.init.spawned()?.stderr.take()
     }
 
     /// Sends the request and waits until the command runs.

@@ -7,7 +7,7 @@
 //! not found.
 
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use ci_sandbox::{
@@ -107,7 +107,7 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
     ignore_terminal_signals();
     let termination = block_termination_signals();
 
-    let spawned = Sandbox::spawn(&config, &args.command, Stdio::inherit(), Stdio::inherit());
+    let spawned = Sandbox::default().start_inheriting_output(&config, &args.command);
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
