@@ -734,3 +734,33 @@ jobs:
         Vec::<PathBuf>::new()
     );
 }
+
+#[test]
+fn home_persists_across_steps() {
+    let repo = TestRepo::with_workflow(
+        r#"
+on: push
+jobs:
+  home:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Write
+        run: |
+          git config --global user.name "Sandbox Tester"
+          echo "kept" > "$HOME/note.txt"
+      - name: Read
+        run: |
+          echo "name=$(git config --global user.name)"
+          echo "note=$(cat "$HOME/note.txt")"
+"#,
+    );
+    let sha = repo.head();
+    let output = run_sandboxed(&repo, &[]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    let lines = step_lines(&repo, &sha, "ci.home");
+    assert!(
+        lines.contains(&"name=Sandbox Tester".to_string()),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&"note=kept".to_string()), "{lines:#?}");
+}

@@ -12,18 +12,21 @@
 //! | `temp/` (RUNNER_TEMP)          | `/runner/temp`         |
 //! | `files/` (GITHUB_OUTPUT, ...)  | `/runner/files`        |
 //! | `tool-cache/`                  | `/runner/tool-cache`   |
+//! | `home/` (HOME)                 | `/home/runner`         |
 //!
 //! [`Launcher::visible_path`] performs this mapping, so every path the
 //! executor puts into a spec is one the step can open. Killing a step
 //! kills its sandbox, which takes every process of the step with it: a
 //! background process never outlives its step, unlike on the host.
 //!
+//! The job's home directory persists across its steps, as on GitHub's
+//! runners, so `git config --global` in one step holds in the next.
+//!
 //! Limits come from runner.toml and the job: wall time (the job's time
 //! limit, as a backstop behind the executor's own timer), pids, open
-//! files, the size of `/tmp` and `/home/runner`, memory and CPU. Which of
-//! them this host can enforce is decided by [`ci_sandbox::probe`] and by
-//! each sandbox's [`ci_sandbox::Enforcement`]; a job's result records
-//! only the limits that were in force.
+//! files, the size of `/tmp`, memory and CPU. [`ci_sandbox::probe`] and
+//! each sandbox's [`ci_sandbox::Enforcement`] decide which of them this
+//! host enforces, and a job's result records only those in force.
 
 mod image;
 mod limits;
@@ -37,6 +40,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ci_core::config::{ContainerRuntime, RunnerConfig};
+use ci_sandbox::config::SANDBOX_HOME;
 use ci_sandbox::{Bind, Enforcement, Limits, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
@@ -207,6 +211,7 @@ impl SandboxLauncher {
             (job.dirs.temp.clone(), runner.join("temp")),
             (job.dirs.files.clone(), runner.join("files")),
             (job.dirs.tool_cache.clone(), runner.join("tool-cache")),
+            (job_home(&job.dirs), PathBuf::from(SANDBOX_HOME)),
         ]
     }
 
@@ -297,6 +302,25 @@ impl SandboxLauncher {
             }
         };
         *observed = Some(merged);
+    }
+}
+
+/// Returns the host directory of the job's home, `/home/runner` inside.
+fn job_home(dirs: &JobDirs) -> PathBuf {
+    dirs.root.join("home")
+}
+
+/// Creates the job's home directory, private to the runner's user.
+fn create_home(home: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+
+    match std::fs::DirBuilder::new().mode(0o700).create(home) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(format!(
+            "failed to create the job's home directory {}: {error}",
+            home.display()
+        )),
     }
 }
 
@@ -439,6 +463,7 @@ impl Launcher for SandboxLauncher {
             .settings
             .image_for(&plan.runs_on)
             .map_err(|e| e.to_string());
+        let image = create_home(&job_home(dirs)).and(image);
         Arc::new(SandboxLauncher {
             settings: self.settings.clone(),
             job: Some(JobSandbox {
@@ -494,6 +519,7 @@ mod tests {
             ("temp/step-1.sh", "/runner/temp/step-1.sh"),
             ("files/output_1", "/runner/files/output_1"),
             ("tool-cache", "/runner/tool-cache"),
+            ("home/.gitconfig", "/home/runner/.gitconfig"),
         ];
         for (host, inside) in cases {
             assert_eq!(launcher.visible_path(&base.join(host)), Path::new(inside));

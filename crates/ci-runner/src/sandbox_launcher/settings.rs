@@ -22,7 +22,7 @@ pub const DEFAULT_PIDS: u64 = 4096;
 /// the runner's own hard limit, which an unprivileged process cannot raise.
 pub const DEFAULT_OPEN_FILES: u64 = 65536;
 
-/// Size of the `/tmp` and `/home/runner` tmpfs of a step, in bytes.
+/// Size of the `/tmp` tmpfs of a step, in bytes.
 pub const DEFAULT_TMP_SIZE: u64 = 1 << 30;
 
 /// Errors of setting up sandboxed runs; each is a configuration problem
