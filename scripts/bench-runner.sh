@@ -1,8 +1,8 @@
 #!/bin/sh
 # Times `htci run` on a workflow of 50 jobs with 10 `true` steps each
-# against a plain shell script that runs the same 500 `bash -e` scripts,
-# one job after another in the same order of work (a fresh workspace
-# checkout per job, a script file per step).
+# against a plain shell script that does the same work one job after
+# another: a fresh workspace checkout per job and a `bash -e` script file
+# per step.
 #
 # Usage: scripts/bench-runner.sh [HTCI_BINARY]
 # Builds the release binary first when no binary is given. Uses
