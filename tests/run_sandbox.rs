@@ -391,6 +391,22 @@ fn invalid_sandbox_settings_exit_2() {
         "{}",
         lines[0]
     );
+
+    configure(
+        &repo,
+        &[("runtime", "\"sandbox\""), ("network", "\"bridge\"")],
+        &[],
+    );
+    let output = run_sandboxed(&repo, &[]);
+    assert_eq!(output.code, 2, "{}", output.all());
+    let lines = stderr_lines(&output);
+    assert_eq!(lines.len(), 1, "{}", output.all());
+    assert!(lines[0].contains("\"bridge\""), "{}", lines[0]);
+    assert!(
+        lines[0].contains("\"none\", \"pasta\", \"host\""),
+        "{}",
+        lines[0]
+    );
 }
 
 #[test]
@@ -427,7 +443,11 @@ jobs:
     let sha = repo.head();
     configure(
         &repo,
-        &[("enabled", "true"), ("runtime", "\"docker\"")],
+        &[
+            ("enabled", "true"),
+            ("runtime", "\"docker\""),
+            ("network", "\"host\""),
+        ],
         &[],
     );
 
@@ -442,6 +462,7 @@ jobs:
     assert_eq!(warnings, 1, "{}", output.all());
     for key in ["ci.a", "ci.b"] {
         assert_eq!(repo.job(&sha, key)["isolation"]["kind"], "sandbox");
+        assert_eq!(repo.job(&sha, key)["isolation"]["network"], "host");
         assert!(step_lines(&repo, &sha, key).contains(&"uid=1000".to_string()));
     }
 }

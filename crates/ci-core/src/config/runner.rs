@@ -475,10 +475,12 @@ fn parse_container(section: &Section<'_>) -> Result<ContainerConfig, ConfigError
         None | Some("none") => NetworkMode::None,
         Some("pasta") => NetworkMode::Pasta,
         Some("host") => NetworkMode::Host,
-        Some(_) => {
+        Some(other) => {
             return Err(section.invalid(
                 "network",
-                "expected one of \"none\", \"pasta\", \"host\", like network = \"none\"",
+                format!(
+                    "unknown network \"{other}\": expected one of \"none\", \"pasta\", \"host\", like network = \"none\""
+                ),
             ));
         }
     };
@@ -805,7 +807,7 @@ repo_pattern = "tools/*"
             ),
             (
                 "[runner.container]\nnetwork = \"bridge\"",
-                "runner.toml: [runner.container] network: expected one of \"none\", \"pasta\", \"host\", like network = \"none\"",
+                "runner.toml: [runner.container] network: unknown network \"bridge\": expected one of \"none\", \"pasta\", \"host\", like network = \"none\"",
             ),
             (
                 "[runner.container]\nmemory_limit = \"lots\"",
