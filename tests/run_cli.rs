@@ -410,8 +410,14 @@ runs:
       run: echo "text=hello ${{ inputs.who }}${{ inputs.punctuation }}" >> "$GITHUB_OUTPUT"
     - shell: sh
       run: test "$FROM_CALLER" = yes || exit 1
+    - shell: sh
+      run: |
+        test "$(sh "${{ github.action_path }}/hello.sh")" = from-action || exit 1
+        test "$GITHUB_ACTION_PATH" = "${{ github.action_path }}" || exit 1
+        case "$GITHUB_ACTION_PATH" in */.github/actions/greet) ;; *) exit 1 ;; esac
 "#,
     );
+    repo.write(".github/actions/greet/hello.sh", "echo from-action\n");
     repo.write(
         ".github/workflows/ci.yml",
         r#"
@@ -429,7 +435,9 @@ jobs:
         env:
           FROM_CALLER: "yes"
       - name: Check the greeting
-        run: test "${{ steps.greet.outputs.greeting }}" = "hello tester!" || exit 1
+        run: |
+          test "${{ steps.greet.outputs.greeting }}" = "hello tester!" || exit 1
+          test -z "$GITHUB_ACTION_PATH" || exit 1
       - name: Node
         uses: actions/setup-node@v4
       - name: Nested checkout

@@ -239,6 +239,7 @@ jobs:
         run: |
           echo "hello log"
           echo "value=42" >> "$GITHUB_OUTPUT"
+          echo '## hello summary' >> "$GITHUB_STEP_SUMMARY"
 "#,
     );
     let sha = repo.head();
@@ -279,6 +280,8 @@ jobs:
     assert_eq!(step["status"], "success");
     assert_eq!(step["exit_code"], 0);
     let step_log = std::fs::read(dir.join(step["log_path"].as_str().unwrap())).unwrap();
+    let summary = std::fs::read_to_string(dir.join("logs/ci.one/summary.md")).unwrap();
+    assert_eq!(summary, "## hello summary\n");
     assert_eq!(step["logs_hash"], sha256_hex(&step_log));
 
     let result = repo.result(&sha);

@@ -85,6 +85,10 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
             });
         }
         logs.push((ci_store::job_log_path(&leg.key), leg.outcome.log.clone()));
+        if !leg.outcome.summary.is_empty() {
+            let path = format!("logs/{}/summary.md", leg.key);
+            logs.push((path, leg.outcome.summary.clone().into_bytes()));
+        }
 
         let mut result = JobResult {
             job_id: leg.job_id.clone(),

@@ -705,6 +705,7 @@ fn empty_outcome(status: Status, log: String) -> JobOutcome {
         finished_at: now,
         duration: Duration::ZERO,
         isolation: None,
+        summary: String::new(),
     }
 }
 

@@ -194,14 +194,16 @@ fn local_action(
             return BodyResult::failure(None);
         }
     };
-    run_composite(env, state, scope, &action, with, own_env, log)
+    run_composite(env, state, scope, &action, &dir, with, own_env, log)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_composite(
     env: &JobEnv,
     state: &mut JobState,
     scope: &Scope,
     action: &CompositeAction,
+    action_dir: &Path,
     with: &[(String, String)],
     own_env: &[(String, String)],
     log: &mut StepLog<'_>,
@@ -212,6 +214,12 @@ fn run_composite(
         inputs: Some(Value::Object(Map::new())),
         inherited_env: state.merged_env(scope, own_env),
         log_name: Some(log.name.clone()),
+        action_path: Some(
+            env.launcher
+                .visible_path(action_dir)
+                .to_string_lossy()
+                .into_owned(),
+        ),
     };
 
     let mut inputs = Map::new();

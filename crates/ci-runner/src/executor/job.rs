@@ -95,6 +95,9 @@ pub struct JobOutcome {
     pub started_at: OffsetDateTime,
     pub finished_at: OffsetDateTime,
     pub duration: Duration,
+    /// What the steps wrote to `GITHUB_STEP_SUMMARY`, masked; empty when
+    /// nothing was written.
+    pub summary: String,
     /// The `isolation` object of the job's result; `None` for a job that
     /// never started.
     pub isolation: Option<Value>,
@@ -138,6 +141,8 @@ impl JobState {
         contexts.set("steps", Value::Object(scope.steps.clone()));
         if let Some(Value::Object(github)) = contexts.map.get_mut("github") {
             github.insert("action".into(), Value::String(self.current_action.clone()));
+            let action_path = scope.action_path.clone().unwrap_or_default();
+            github.insert("action_path".into(), Value::String(action_path));
         }
         if (self.failed || scope.failed)
             && let Some(Value::Object(job)) = contexts.map.get_mut("job")
@@ -187,6 +192,9 @@ impl JobState {
         vars.push(("GITHUB_PATH".into(), visible(&files.path)));
         vars.push(("GITHUB_STEP_SUMMARY".into(), visible(&files.summary)));
         vars.push(("GITHUB_ACTION".into(), self.current_action.clone()));
+        if let Some(action_path) = &scope.action_path {
+            vars.push(("GITHUB_ACTION_PATH".into(), action_path.clone()));
+        }
         vars.extend(self.merged_env(scope, own));
         // After the env maps, so `GITHUB_PATH` additions also precede a
         // `PATH` set in `env:` or `GITHUB_ENV`.
@@ -306,9 +314,6 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         Status::Success
     };
 
-    if !state.summary.is_empty() {
-        let _ = std::fs::write(env.dirs.root.join("step_summary.md"), &state.summary);
-    }
     let duration = started.elapsed();
     env.console.job_done(&env.display_name, status, duration);
     JobOutcome {
@@ -320,6 +325,7 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         finished_at: OffsetDateTime::now_utc(),
         duration,
         isolation: Some(env.launcher.isolation()),
+        summary: state.summary,
     }
 }
 

@@ -206,6 +206,9 @@ pub struct Scope {
     pub inherited_env: Vec<(String, String)>,
     /// Name shown in log prefixes for steps of a composite action.
     pub log_name: Option<String>,
+    /// Directory of the composite action whose steps run, as the step
+    /// sees it (`github.action_path`, `GITHUB_ACTION_PATH`).
+    pub action_path: Option<String>,
 }
 
 /// A step's output while it runs: lines for the terminal and the logs.
