@@ -11,9 +11,11 @@
 //! reachable at [`OLD_ROOT`] and the new root at [`NEW_ROOT`], the layout
 //! bubblewrap uses, so a source under the host's `/tmp` stays reachable.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fs;
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::{RootFs, SANDBOX_HOME, SandboxConfig, WORKSPACE_DIR};
@@ -75,8 +77,12 @@ pub enum Step {
     BindDevice { source: PathBuf, target: PathBuf },
     /// Create a symbolic link at `path` pointing to `link`.
     Symlink { link: PathBuf, path: PathBuf },
-    /// Copy a world-readable host file, keeping its permission bits.
-    CopyFile { source: PathBuf, target: PathBuf },
+    /// Copy a world-readable host file with its permission bits `mode`.
+    CopyFile {
+        source: PathBuf,
+        target: PathBuf,
+        mode: u32,
+    },
     /// Write a read-only regular file.
     WriteFile { path: PathBuf, contents: String },
     /// Mount a fresh proc for the sandbox's pid namespace.
@@ -185,6 +191,7 @@ fn plan_host_root(host: &Path, hostname: &str, steps: &mut Vec<Step>) -> io::Res
         plan_top_level_entry(&host.join(name), Path::new("/").join(name), steps)?;
     }
 
+    let host_etc = resolve_host_path(&host.join("etc"))?;
     plan_generated_etc(
         PASSWD_TEMPLATE.to_owned(),
         GROUP_TEMPLATE.to_owned(),
@@ -192,7 +199,7 @@ fn plan_host_root(host: &Path, hostname: &str, steps: &mut Vec<Step>) -> io::Res
         steps,
     );
     for name in etc_names_from_host() {
-        plan_etc_bind(&host.join("etc").join(name), name, steps);
+        plan_etc_bind(&host_etc.join(name), name, steps);
     }
     Ok(())
 }
@@ -224,6 +231,8 @@ fn plan_image_root(
     }
 
     let image_etc = image.join("etc");
+    // An image whose /etc is a link is not followed out of the image.
+    let image_etc_is_dir = fs::symlink_metadata(&image_etc).is_ok_and(|m| m.is_dir());
     let passwd = fs::read_to_string(image_etc.join("passwd")).unwrap_or_default();
     let group = fs::read_to_string(image_etc.join("group")).unwrap_or_default();
     plan_generated_etc(
@@ -233,7 +242,8 @@ fn plan_image_root(
         steps,
     );
 
-    if let Ok(entries) = fs::read_dir(&image_etc) {
+    let entries = fs::read_dir(&image_etc).ok().filter(|_| image_etc_is_dir);
+    if let Some(entries) = entries {
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .filter(|n| !matches!(n.as_str(), "passwd" | "group" | "hosts" | "resolv.conf"))
@@ -244,8 +254,9 @@ fn plan_image_root(
         }
     }
     // The network configuration comes from the host the sandbox runs on.
+    let host_etc = resolve_host_path(&host.join("etc"))?;
     for name in ["hosts", "resolv.conf"] {
-        plan_etc_bind(&host.join("etc").join(name), name, steps);
+        plan_etc_bind(&host_etc.join(name), name, steps);
     }
     Ok(())
 }
@@ -326,20 +337,32 @@ fn plan_generated_etc(passwd: String, group: String, hostname: &str, steps: &mut
 /// holds a few dozen such files. Symbolic links are resolved on the host
 /// now, because an absolute link target would otherwise be resolved
 /// against the staging root when the step runs.
+///
+/// `source`'s parent directory must be free of symbolic links already.
 fn plan_etc_bind(source: &Path, name: &str, steps: &mut Vec<Step>) {
-    let Ok(resolved) = fs::canonicalize(source) else {
+    let Ok(mut meta) = fs::symlink_metadata(source) else {
         return;
     };
+    let mut resolved = source.to_path_buf();
+    if meta.file_type().is_symlink() {
+        let Ok(target) = fs::canonicalize(source) else {
+            return;
+        };
+        let Ok(target_meta) = fs::metadata(&target) else {
+            return;
+        };
+        (resolved, meta) = (target, target_meta);
+    }
     let target = Path::new("/etc").join(name);
     // A copy belongs to the sandbox's user, so only files everyone may read
     // are copied. Others keep their owner through a bind.
-    let copyable = fs::metadata(&resolved).is_ok_and(|m| {
-        m.is_file() && m.len() <= MAX_COPIED_FILE_BYTES && m.permissions().mode() & 0o004 != 0
-    });
+    let mode = meta.permissions().mode();
+    let copyable = meta.is_file() && meta.len() <= MAX_COPIED_FILE_BYTES && mode & 0o004 != 0;
     if copyable {
         steps.push(Step::CopyFile {
             source: resolved,
             target,
+            mode: mode & 0o777,
         });
     } else {
         steps.push(Step::Bind {
@@ -361,6 +384,17 @@ fn resolve_host_path(path: &Path) -> io::Result<PathBuf> {
 /// root. Runs in pid 1 of the sandbox, which has every capability of the
 /// new user namespace.
 pub fn enter(steps: &[Step]) -> Result<(), InitError> {
+    // Modes in the steps are meant exactly; the command gets the caller's
+    // umask back.
+    // SAFETY: umask cannot fail and only changes this process.
+    let umask = unsafe { libc::umask(0) };
+    let result = build_and_pivot(steps);
+    // SAFETY: as above.
+    unsafe { libc::umask(umask) };
+    result
+}
+
+fn build_and_pivot(steps: &[Step]) -> Result<(), InitError> {
     stage()?;
     for step in steps {
         execute(step)?;
@@ -481,7 +515,11 @@ fn execute(step: &Step) -> Result<(), InitError> {
                 .map_err(|e| InitError::at("create symbolic link", &path, e))
         }
         Step::WriteFile { path, contents } => write_file(&in_new_root(path), contents),
-        Step::CopyFile { source, target } => copy_file(&in_old_root(source), &in_new_root(target)),
+        Step::CopyFile {
+            source,
+            target,
+            mode,
+        } => copy_file(&in_old_root(source), &in_new_root(target), *mode),
         Step::Proc { target } => proc::mount_proc(&in_new_root(target)),
         Step::Sysfs { target } => proc::mount_sysfs(&in_new_root(target)),
         Step::Devpts { target } => dev::mount_devpts(&in_new_root(target)),
@@ -490,12 +528,23 @@ fn execute(step: &Step) -> Result<(), InitError> {
     }
 }
 
+thread_local! {
+    /// Directories of the new root known to exist, so the many files and
+    /// mount points below the same directory cost one mkdir, not one each.
+    static KNOWN_DIRS: RefCell<HashSet<PathBuf>> = RefCell::new(HashSet::new());
+}
+
 fn make_dir(path: &Path, mode: u32) -> Result<(), InitError> {
+    if KNOWN_DIRS.with_borrow(|known| known.contains(path)) {
+        return Ok(());
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)
         .create(path)
-        .map_err(|e| InitError::at("create directory", path, e))
+        .map_err(|e| InitError::at("create directory", path, e))?;
+    KNOWN_DIRS.with_borrow_mut(|known| known.extend(path.ancestors().map(Path::to_path_buf)));
+    Ok(())
 }
 
 fn make_parent(path: &Path) -> Result<(), InitError> {
@@ -506,18 +555,28 @@ fn make_parent(path: &Path) -> Result<(), InitError> {
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<(), InitError> {
-    make_parent(path)?;
-    fs::write(path, contents).map_err(|e| InitError::at("write file", path, e))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
-        .map_err(|e| InitError::at("chmod", path, e))
+    create_file(path, contents.as_bytes(), 0o644)
 }
 
-fn copy_file(source: &Path, target: &Path) -> Result<(), InitError> {
-    make_parent(target)?;
-    // fs::copy also copies the permission bits.
-    fs::copy(source, target)
-        .map(drop)
-        .map_err(|e| InitError::at(&format!("copy {} to", source.display()), target, e))
+/// Copies a small file with plain reads and writes, which costs fewer
+/// system calls than fs::copy's copy_file_range and sendfile attempts.
+fn copy_file(source: &Path, target: &Path, mode: u32) -> Result<(), InitError> {
+    let contents = fs::read(source).map_err(|e| InitError::at("read", source, e))?;
+    create_file(target, &contents, mode)
+}
+
+/// Creates `path` with `contents` and permission bits `mode`, exact
+/// because [`enter`] clears the umask while it runs.
+fn create_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), InitError> {
+    make_parent(path)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| InitError::at("create file", path, e))?;
+    file.write_all(contents)
+        .map_err(|e| InitError::at("write file", path, e))
 }
 
 /// Creates an empty file or directory to mount over, matching `source`.
