@@ -605,3 +605,11 @@ fn no_matching_workflow_exits_0() {
     assert!(output.stderr.contains("no workflow"), "{}", output.all());
     assert!(run_support::walk(&repo.data_home()).is_empty());
 }
+
+#[test]
+fn missing_secret_file_exits_2() {
+    let repo = TestRepo::with_workflow(TRIVIAL);
+    let missing = repo.root.join("no-secrets.env");
+    let output = repo.run(&["--secret-file", missing.to_str().unwrap()]);
+    assert_input_error(&output, "failed to read secret file");
+}

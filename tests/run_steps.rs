@@ -108,3 +108,50 @@ fn failed_steps_stop_the_job() {
     assert_eq!(result["status"], "failure");
     assert_eq!(result["jobs"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn smaller_semantics_hold() {
+    let repo = TestRepo::with_workflow(include_str!("data/run/misc.yml"));
+    let sha = repo.head();
+
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 0, "{}", output.all());
+
+    let job = repo.job(&sha, "ci.named.1");
+    assert_eq!(job["status"], "success");
+    assert_eq!(job["job_name"], "build linux");
+    for name in [
+        "Job default shell is sh",
+        "Write a multi-line env value",
+        "Read the multi-line env value",
+        "Checkout outside the workspace",
+    ] {
+        assert_eq!(step(&job, name)["status"], "success", "step {name}");
+    }
+    assert_eq!(step(&job, "Docker action")["status"], "skipped");
+
+    let missing = step(&job, "Missing local action");
+    assert_eq!(missing["status"], "success");
+    assert_eq!(missing["outcome"], "failure");
+
+    let expressions = step(&job, "Expression values");
+    assert_eq!(expressions["status"], "success");
+    assert_eq!(expressions["outcome"], "failure");
+    assert_eq!(expressions["exit_code"], 5);
+
+    let log = repo.job_log(&sha, "ci.named.1");
+    assert!(
+        log.contains("action `docker://alpine:3` was not run"),
+        "{log}"
+    );
+    assert!(
+        log.contains("action `./no/such/action`: no action.yml"),
+        "{log}"
+    );
+    assert!(
+        log.contains("`path: ../outside` is not a relative path inside the workspace"),
+        "{log}"
+    );
+    assert!(log.contains("input `fetch-depth` is ignored"), "{log}");
+    assert!(!repo.root.join("outside").exists());
+}
