@@ -173,8 +173,8 @@ jobs:
     );
 }
 
-/// The names of the limits that `ci_sandbox::probe()` reports this host
-/// cannot enforce, for a run that requests pids, memory and CPU limits.
+/// Returns the names of the limits that `ci_sandbox::probe()` reports
+/// this host cannot enforce, for a run that requests pids, memory and CPU limits.
 fn expected_unenforced() -> Vec<String> {
     use ci_sandbox::CgroupSupport;
 
@@ -523,7 +523,7 @@ jobs:
     let job = repo.job(&sha, "ci.hog");
     let unenforced = job["isolation"]["unenforced"].to_string();
     if expected_unenforced().contains(&"memory".to_string()) {
-        // This host cannot enforce it, and the result must say so.
+        // This host cannot enforce it, so the result must list it.
         assert!(unenforced.contains("\"memory: "), "{unenforced}");
         assert_eq!(job["isolation"]["limits"]["memory_bytes"], Value::Null);
         return;
@@ -648,7 +648,7 @@ jobs:
 #[test]
 fn step_cannot_bind_host_paths() {
     // A step rewrites the git alternates file of its workspace, which the
-    // launcher reads to bind the source repository's objects; later steps
+    // launcher reads to bind the source repository's objects. Later steps
     // must not see the host directory it names.
     let repo = TestRepo::new();
     let secret_dir = repo.root.join("host-secret/objects");
