@@ -10,5 +10,6 @@ pub mod contexts;
 pub mod eval;
 pub mod file_commands;
 pub mod job;
+pub mod script;
 pub mod shell;
 pub mod step;
