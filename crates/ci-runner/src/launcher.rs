@@ -10,7 +10,7 @@
 //!
 //! Paths in a spec are produced by [`Launcher::visible_path`], which maps
 //! a path under the job directory on the host to the path the process
-//! sees, so the executor never hands a host-only path to a process.
+//! opens, so the executor never hands a host-only path to a process.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! result store.
 //!
 //! Every string taken from a run (step names, outputs, logs) was masked
-//! when it was produced; the documents are masked once more as a whole
+//! when it was produced. The logs, names and outputs are masked once more
 //! before signing, so a value registered late (`::add-mask::`) is hidden
 //! everywhere.
 

@@ -2,7 +2,7 @@
 //!
 //! Three kinds are handled:
 //! - `actions/checkout` (any version) is built in. The job's workspace
-//!   already holds the commit, so without `path:` it only reports that;
+//!   already contains the commit, so without `path:` it only reports that;
 //!   with a simple relative `path:` it checks the commit out there too.
 //! - A local composite action (`uses: ./dir` whose `action.yml` has
 //!   `runs.using: composite`) runs its steps in order, with its own
@@ -77,7 +77,7 @@ fn checkout(env: &JobEnv, with: &[(String, String)], log: &mut StepLog<'_>) -> B
     for (key, _) in with {
         if key != "path" {
             log.warning(&format!(
-                "actions/checkout input `{key}` is ignored: the workspace already holds the commit under test"
+                "actions/checkout input `{key}` is ignored: the workspace already contains the commit under test"
             ));
         }
     }
@@ -89,7 +89,7 @@ fn checkout(env: &JobEnv, with: &[(String, String)], log: &mut StepLog<'_>) -> B
         .filter(|value| !value.is_empty() && *value != ".");
     let Some(path) = path else {
         log.line(&format!(
-            "workspace holds {} ({})",
+            "workspace contains {} ({})",
             env.run.repo.sha,
             if env.run.repo.dirty {
                 "with uncommitted changes"
@@ -102,7 +102,7 @@ fn checkout(env: &JobEnv, with: &[(String, String)], log: &mut StepLog<'_>) -> B
 
     if !is_simple_relative(path) {
         log.warning(&format!(
-            "actions/checkout `path: {path}` is not a relative path inside the workspace; the workspace root holds the commit instead"
+            "actions/checkout `path: {path}` is not a relative path inside the workspace; the workspace root contains the commit instead"
         ));
         return BodyResult::success();
     }
@@ -151,7 +151,7 @@ pub struct CompositeAction {
     pub steps: Vec<StepDef>,
 }
 
-/// What `action.yml` turned out to be.
+/// The kind of action an `action.yml` describes.
 #[derive(Debug)]
 pub enum ActionKind {
     Composite(CompositeAction),
@@ -407,7 +407,7 @@ fn composite_step(index: usize, step: &Value) -> Result<StepDef, String> {
     })
 }
 
-/// A YAML scalar as the string GitHub would read.
+/// Converts a YAML scalar to the string GitHub would read.
 fn scalar_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),

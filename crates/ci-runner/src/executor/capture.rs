@@ -23,7 +23,7 @@ use crate::mask::Masker;
 /// background processes that still hold the pipes.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
-/// Longest piece of output handled as one line.
+/// Maximum length of output handled as one line, in bytes.
 const MAX_LINE_BYTES: u64 = 64 * 1024;
 
 /// A set of flags; the work stops when any of them is set. Used for

@@ -31,11 +31,11 @@ impl Contexts {
     }
 }
 
-/// What the status functions (`success()`, `failure()`, `cancelled()`,
-/// `always()`) see at one point of a run.
+/// Inputs of the status functions (`success()`, `failure()`,
+/// `cancelled()`, `always()`) at one point of a run.
 pub type StatusState = StatusInputs;
 
-/// The status inputs of a step: whether an earlier step failed and
+/// Returns the status inputs of a step: whether an earlier step failed and
 /// whether the run was cancelled.
 pub fn after_steps(failed: bool, cancelled: bool) -> StatusState {
     let job_status = if failed {

@@ -5,7 +5,7 @@
 //! `NAME<<DELIMITER` blocks whose value runs up to a line equal to the
 //! delimiter. As in GitHub's runner, an unterminated block is an error,
 //! and so is a value line that contains the delimiter. `GITHUB_PATH`
-//! holds one directory per line.
+//! contains one directory per line.
 
 use std::path::{Path, PathBuf};
 

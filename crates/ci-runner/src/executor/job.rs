@@ -95,7 +95,7 @@ pub struct JobOutcome {
     pub started_at: OffsetDateTime,
     pub finished_at: OffsetDateTime,
     pub duration: Duration,
-    /// What the steps wrote to `GITHUB_STEP_SUMMARY`, masked; empty when
+    /// Text the steps wrote to `GITHUB_STEP_SUMMARY`, masked; empty when
     /// nothing was written.
     pub summary: String,
     /// The `isolation` object of the job's result; `None` for a job that

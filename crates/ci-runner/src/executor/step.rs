@@ -203,8 +203,8 @@ pub struct Scope {
     pub inherited_env: Vec<(String, String)>,
     /// Name shown in log prefixes for steps of a composite action.
     pub log_name: Option<String>,
-    /// Directory of the composite action whose steps run, as the step
-    /// sees it (`github.action_path`, `GITHUB_ACTION_PATH`).
+    /// Directory of the running composite action, as the step's process
+    /// opens it (`github.action_path`, `GITHUB_ACTION_PATH`).
     pub action_path: Option<String>,
 }
 

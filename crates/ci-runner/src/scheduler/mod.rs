@@ -4,7 +4,7 @@
 //! ready when every job it needs has finished; its `if:` is evaluated
 //! then (default `success()`, which is false when a needed job did not
 //! succeed), and its matrix is expanded then, so a matrix built from
-//! `needs.<job>.outputs` sees those outputs. Each matrix leg is a
+//! `needs.<job>.outputs` can use those outputs. Each matrix leg is a
 //! separate job. Legs and jobs run on threads, at most
 //! `max_concurrent_jobs` at once and at most `max-parallel` legs of one
 //! matrix. With `fail-fast` (the default) the first failed leg cancels
