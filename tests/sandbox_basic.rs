@@ -86,6 +86,39 @@ fn network_none_has_only_loopback() {
 }
 
 #[test]
+fn network_host_shares_interfaces_without_sys() {
+    let out = sh(
+        &["--network", "host"],
+        "cat /proc/net/dev; test -e /sys || echo no-sys",
+    );
+    let host_interfaces = fs::read_to_string("/proc/net/dev").unwrap().lines().count();
+    assert_eq!(out.lines().count(), host_interfaces + 1, "{out}");
+    assert!(out.ends_with("no-sys\n"), "{out}");
+}
+
+#[test]
+fn open_files_limit_is_set() {
+    assert_eq!(sh(&["--open-files", "64"], "ulimit -n"), "64\n");
+}
+
+#[test]
+fn cwd_is_configured() {
+    assert_eq!(sh(&["--cwd", "/tmp"], "pwd"), "/tmp\n");
+}
+
+#[test]
+fn pseudo_terminal_comes_from_private_devpts() {
+    let output = sandbox(&[
+        "--",
+        "python3",
+        "-c",
+        "import os, pty; m, s = pty.openpty(); print(os.ttyname(s))",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "/dev/pts/0\n");
+}
+
+#[test]
 fn root_is_read_only() {
     let out = sh(
         &[],
@@ -763,6 +796,36 @@ mod api {
             .unwrap();
         assert_eq!(child.wait().unwrap(), ExitOutcome::Exited { code: 0 });
         assert_eq!(out, "finished\n");
+    }
+
+    #[test]
+    fn cpu_limit_is_enforced_or_reported() {
+        let config = SandboxConfig {
+            limits: Limits {
+                cpu_quota: Some(0.5),
+                ..Limits::default()
+            },
+            ..SandboxConfig::default()
+        };
+        let mut child = launcher()
+            .start(&config, &argv(&["true"]), Stdio::null(), Stdio::null())
+            .unwrap();
+        let enforcement = child.enforcement().clone();
+        assert_eq!(child.wait().unwrap(), ExitOutcome::Exited { code: 0 });
+
+        let cgroup_cpu = match ci_sandbox::probe().cgroups {
+            ci_sandbox::CgroupSupport::V1Root { controllers }
+            | ci_sandbox::CgroupSupport::V2Delegated { controllers, .. } => {
+                controllers.iter().any(|c| c == "cpu")
+            }
+            ci_sandbox::CgroupSupport::Unavailable { .. } => false,
+        };
+        assert_eq!(enforcement.is_enforced(LimitKind::Cpu), cgroup_cpu);
+        let reported = enforcement
+            .not_enforced
+            .iter()
+            .any(|(kind, _)| *kind == LimitKind::Cpu);
+        assert_eq!(reported, !cgroup_cpu);
     }
 
     #[test]
