@@ -5,6 +5,10 @@
 //! results and prints a summary. Exit codes: 0 when every job succeeded
 //! or was skipped, 1 when a job failed or was cancelled, 2 for invalid
 //! input or configuration, each with a one-line reason on stderr.
+//!
+//! Job workspaces live in a mode-0700 run directory under `$TMPDIR` that
+//! each job removes when it ends; set `HTCI_KEEP_RUN_DIR=1` to keep them
+//! for debugging.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +55,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub job: Option<String>,
 
-    /// A secret as NAME=VALUE; may be repeated.
+    /// A secret as NAME=VALUE; may be repeated. Other users of the machine
+    /// can read command lines, so prefer --secret-file for real secrets.
     #[arg(long = "secret", value_name = "NAME=VALUE")]
     pub secrets: Vec<String>,
 
