@@ -269,3 +269,21 @@ fn calls_between_workflows_are_checked() {
         ]
     );
 }
+
+#[test]
+fn closed_stdout_exits_without_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let invalid = corpus("invalid").join("missing-runs-on.yml");
+
+    let output = htci()
+        .arg("check")
+        .arg(&invalid)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

@@ -202,3 +202,19 @@ fn context_file_missing() {
     );
     assert_eq!(stderr(&output), expected);
 }
+
+#[test]
+fn closed_stdout_exits_without_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+
+    let output = Command::new(htci())
+        .args(["expr", "format('{0}', 'a')"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run htci expr");
+
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stderr(&output), "");
+}

@@ -4,6 +4,7 @@
 //! workflows: a local reusable workflow must exist and declare the inputs
 //! and secrets passed to it.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,8 +18,8 @@ use clap::Args;
 
 /// Exit status when the workflows have errors.
 const EXIT_ERRORS: u8 = 1;
-/// Exit status when there is nothing to check: a missing path or a
-/// repository without workflows.
+/// Exit status when there is nothing to check (a missing path or a
+/// repository without workflows) or the report cannot be written.
 const EXIT_INVALID: u8 = 2;
 
 #[derive(Args)]
@@ -51,12 +52,13 @@ pub fn execute(args: &CheckArgs) -> ExitCode {
         add_call_diagnostics(&args.path, &mut checked);
     }
 
+    let mut report = String::new();
     let mut errors = 0;
     let mut warnings = 0;
     for file in &mut checked {
         sort_diagnostics(&mut file.diagnostics);
         for diagnostic in &file.diagnostics {
-            println!("{diagnostic}");
+            report.push_str(&format!("{diagnostic}\n"));
             if diagnostic.is_error() {
                 errors += 1;
             } else {
@@ -64,12 +66,16 @@ pub fn execute(args: &CheckArgs) -> ExitCode {
             }
         }
     }
-    println!(
-        "checked {}: {}, {}",
+    report.push_str(&format!(
+        "checked {}: {}, {}\n",
         plural(files.len(), "workflow file"),
         plural(errors, "error"),
         plural(warnings, "warning")
-    );
+    ));
+    if let Err(error) = write_stdout(&report) {
+        eprintln!("error: failed to write the diagnostics to standard output: {error}");
+        return ExitCode::from(EXIT_INVALID);
+    }
 
     if errors > 0 {
         ExitCode::from(EXIT_ERRORS)
@@ -165,6 +171,20 @@ fn check_file(path: &Path, display_path: &str) -> CheckedFile {
     CheckedFile {
         diagnostics,
         workflow,
+    }
+}
+
+/// Writes `text` to standard output. A reader that closed the pipe early,
+/// as `htci check | head` does, is not an error: the exit status still
+/// reports the diagnostics.
+pub(crate) fn write_stdout(text: &str) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        result => result,
     }
 }
 

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use ci_workflow::expr::{Context, NAMED_VALUES, Value, evaluate_str};
 use clap::Args;
 
+use super::check::write_stdout;
+
 /// Exit status for an invalid expression, context or evaluation error.
 const EXIT_INVALID: u8 = 2;
 
@@ -30,10 +32,13 @@ pub struct ExprArgs {
 pub fn execute(args: &ExprArgs) -> ExitCode {
     match run(args) {
         Ok(value) => match serde_json::to_string_pretty(&value.to_json()) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
+            Ok(json) => match write_stdout(&format!("{json}\n")) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: failed to write the result to standard output: {error}");
+                    ExitCode::from(EXIT_INVALID)
+                }
+            },
             Err(error) => {
                 eprintln!("error: cannot render the result as JSON: {error}");
                 ExitCode::from(EXIT_INVALID)
