@@ -502,6 +502,7 @@ jobs:
     repo.write(
         ".github/workflows/manual.yml",
         r#"
+name: Manual run
 on:
   workflow_dispatch:
     inputs:
@@ -536,15 +537,27 @@ jobs:
         .collect();
     assert_eq!(keys, ["main.base", "main.top"]);
     assert_eq!(summary["jobs"][0]["outputs"], json!({"v": "1"}));
-    assert!(output.stderr.contains("main.base") || output.stderr.contains("base"));
-
-    let output = repo.run(&["--workflow", "manual.yml", "--event", "workflow_dispatch"]);
-    assert_eq!(output.code, 0, "{}", output.all());
-    assert_eq!(repo.job(&sha, "manual.dispatch")["status"], "success");
-    assert_eq!(
-        repo.job(&sha, "manual.dispatch")["event"],
-        "workflow_dispatch"
+    assert!(
+        output.stderr.contains("✓ base (success"),
+        "{}",
+        output.all()
     );
+    assert!(!output.stdout.contains("✓ base"), "{}", output.all());
+
+    for selector in [
+        "manual.yml",
+        "manual",
+        "Manual run",
+        ".github/workflows/manual.yml",
+    ] {
+        let output = repo.run(&["--workflow", selector, "--event", "workflow_dispatch"]);
+        assert_eq!(output.code, 0, "--workflow {selector}: {}", output.all());
+        let job = repo.job(&sha, "manual.dispatch");
+        assert_eq!(job["status"], "success", "{selector}");
+        assert_eq!(job["event"], "workflow_dispatch", "{selector}");
+        let result = repo.result(&sha);
+        assert_eq!(result["jobs"].as_array().unwrap().len(), 1, "{selector}");
+    }
 }
 
 #[test]

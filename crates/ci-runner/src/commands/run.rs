@@ -428,24 +428,49 @@ fn select_workflows(
 }
 
 /// Finds `--workflow`: a path (relative to the working directory or the
-/// repository root) or a file name under `.github/workflows/`.
+/// repository root), a file name or file stem under `.github/workflows/`,
+/// or a workflow's `name:`.
 fn resolve_workflow_path(root: &Path, given: &Path) -> Result<PathBuf, InputError> {
+    let workflows_dir = root.join(".github").join("workflows");
+    let stem = given.to_string_lossy();
     let candidates = [
         given.to_path_buf(),
         root.join(given),
-        root.join(".github").join("workflows").join(given),
+        workflows_dir.join(given),
+        workflows_dir.join(format!("{stem}.yml")),
+        workflows_dir.join(format!("{stem}.yaml")),
     ];
-    candidates
+    if let Some(path) = candidates.iter().find(|path| path.is_file()) {
+        return Ok(path.canonicalize().unwrap_or_else(|_| path.clone()));
+    }
+
+    // A workflow whose `name:` is the given text; files that do not load
+    // are skipped here and reported only when selected.
+    let discovered = load::discover_workflows(root);
+    let named = discovered.iter().find(|path| {
+        load::load_workflow_file(path)
+            .ok()
+            .and_then(|loaded| loaded.workflow.name.map(|name| name.value))
+            .is_some_and(|name| name == stem)
+    });
+    if let Some(path) = named {
+        return Ok(path.clone());
+    }
+
+    let available: Vec<String> = discovered
         .iter()
-        .find(|path| path.is_file())
-        .map(|path| path.canonicalize().unwrap_or_else(|_| path.clone()))
-        .ok_or_else(|| {
-            InputError(format!(
-                "unknown workflow `{}`: no such file in the working directory, {} or its .github/workflows",
-                given.display(),
-                root.display()
-            ))
-        })
+        .filter_map(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    Err(InputError(format!(
+        "unknown workflow `{stem}`: no such file or workflow name in {} (workflows: {})",
+        root.display(),
+        if available.is_empty() {
+            "none".to_string()
+        } else {
+            available.join(", ")
+        }
+    )))
 }
 
 fn build_event(repo: &RepoInfo, name: &str) -> Event {
