@@ -621,6 +621,17 @@ fn policy_file_from_the_host_is_applied() {
 }
 
 #[test]
+fn pid1_command_line_hides_runner_arguments() {
+    let workspace = temp_dir();
+    let workspace_arg = workspace.path().to_str().unwrap();
+    let out = sh(
+        &["--workspace", workspace_arg, "--env", "TOKEN=value-xyz-123"],
+        "tr '\\0' ' ' < /proc/1/cmdline",
+    );
+    assert_eq!(out.trim_end(), "__sandbox-init", "{out:?}");
+}
+
+#[test]
 fn pid1_exe_is_not_reachable() {
     // CVE-2019-5736: the htci binary behind /proc/1/exe must stay out of
     // reach of the sandboxed command.

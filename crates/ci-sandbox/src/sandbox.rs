@@ -283,10 +283,42 @@ fn fork_init(
     if stdin == StdinMode::Null {
         redirect_stdin_to_null();
     }
+    replace_command_line(INIT_MARKER.as_bytes());
     let code = crate::init::init_main(request_read.into_raw_fd(), report_write.into_raw_fd());
     // SAFETY: _exit ends the forked child without running the caller's
     // atexit handlers or flushing its copied stdio buffers.
     unsafe { libc::_exit(code) }
+}
+
+/// Overwrites this process's argument area, which /proc/PID/cmdline
+/// shows, with `text`. The forked init and pid 1 would otherwise show the
+/// caller's whole command line (workspace path, bind sources, --env
+/// values) to the sandboxed processes, which may read /proc/1/cmdline.
+fn replace_command_line(text: &[u8]) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the parenthesised command name start with field 3, so
+    // arg_start (field 48) and arg_end (field 49) are at 45 and 46.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let parse = |index: usize| fields.get(index)?.parse::<usize>().ok();
+    let (Some(start), Some(end)) = (parse(45), parse(46)) else {
+        return;
+    };
+    if end <= start {
+        return;
+    }
+    // SAFETY: the kernel reports [arg_start, arg_end) as this process's
+    // argument strings, on its own stack and writable. The process has a
+    // single thread, and the only other reader, std's saved argv, reads
+    // NUL-terminated strings on demand, which stay terminated here.
+    let area = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) };
+    area.fill(0);
+    let length = text.len().min(area.len() - 1);
+    area[..length].copy_from_slice(&text[..length]);
 }
 
 fn redirect_stdin_to_null() {
