@@ -31,7 +31,7 @@ pub enum SandboxError {
     /// The command could not be executed inside the sandbox.
     #[error("failed to execute {program} in the sandbox: {source}")]
     Exec {
-        /// argv[0] as requested.
+        /// The program (`argv[0]`) as requested.
         program: String,
         /// The execve (or path lookup) error.
         #[source]

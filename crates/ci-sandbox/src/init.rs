@@ -6,13 +6,14 @@
 //! `main` calls [`run_if_requested`] before anything else, while it still
 //! has a single thread. The init then
 //!
-//! 1. reads the [`InitRequest`] from the request pipe,
+//! 1. reads the request (the sandbox configuration) from the request pipe,
 //! 2. joins the cgroups the runner prepared,
 //! 3. unshares the user, mount, pid, network, UTS, IPC and cgroup
 //!    namespaces and maps the caller to uid and gid 1000,
 //! 4. starts `pasta` for the pasta network, from a helper it forked
 //!    before step 3 so that pasta runs in the host's namespaces,
-//! 5. forks pid 1 of the new pid namespace (see [`crate::process`]),
+//! 5. forks pid 1 of the new pid namespace, which builds the root and
+//!    runs the command,
 //! 6. supervises it: forwards termination signals, and kills it when the
 //!    runner dies (end of file on the request pipe).
 //!
@@ -95,8 +96,8 @@ impl std::error::Error for InitError {
     }
 }
 
-/// Runs the sandbox init and exits when argv[1] is `__sandbox-init`;
-/// returns at once otherwise. Call it first thing in `main`, before any
+/// Runs the sandbox init and exits when the first argument is
+/// `__sandbox-init`, and returns at once otherwise. Call it first thing in `main`, before any
 /// thread is started, because unshare(CLONE_NEWUSER) fails with EINVAL in
 /// a multithreaded process.
 pub fn run_if_requested() {

@@ -4,6 +4,13 @@
 //! read-only root filesystem, drops every capability, sets no_new_privs
 //! and loads a seccomp filter, then runs one command inside. It knows
 //! nothing about workflows.
+//!
+//! A binary using the sandbox calls [`init::run_if_requested`] first thing
+//! in `main`, because the sandbox's init is that same binary started again
+//! with a marker argument. Then [`Sandbox::spawn`] runs a command described
+//! by a [`SandboxConfig`] and returns a [`SandboxChild`] to wait for or
+//! kill; [`SandboxChild::enforcement`] and [`probe`] say which limits
+//! this host can enforce.
 
 pub mod capabilities;
 pub mod config;

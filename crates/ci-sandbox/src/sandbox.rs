@@ -180,7 +180,7 @@ fn prepare(config: &SandboxConfig, argv: &[String]) -> Result<Prepared> {
     config.validate()?;
     if argv.is_empty() {
         return Err(SandboxError::InvalidConfig(
-            "the command is empty".to_owned(),
+            "the command is empty: pass the program to run and its arguments".to_owned(),
         ));
     }
 
@@ -419,7 +419,7 @@ pub struct SandboxChild {
 }
 
 impl SandboxChild {
-    /// Host pid of the sandbox's init process.
+    /// Returns the host pid of the sandbox's init process.
     pub fn pid(&self) -> u32 {
         self.init.id()
     }
@@ -499,7 +499,8 @@ impl SandboxChild {
             })
     }
 
-    /// After end of file on the reports: the init's last report, if any.
+    /// Returns the setup failure the init reported before its reports
+    /// ended, if any.
     fn failure_after_eof(&mut self) -> Option<SandboxError> {
         while let Ok(Some(report)) = self.next_report() {
             if let Report::SetupFailed { message } = report {
