@@ -160,6 +160,9 @@ pub fn apply_rlimits(limits: &Limits, pids_by_rlimit: bool) -> io::Result<()> {
 }
 
 /// The cgroups of one sandbox, removed on drop.
+///
+/// NOTE: a runner killed with SIGKILL leaves its sandboxes' empty cgroup
+/// directories behind under `htci/`; nothing removes them later.
 #[derive(Debug)]
 pub struct SandboxCgroups {
     dirs: Vec<PathBuf>,

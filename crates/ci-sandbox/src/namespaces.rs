@@ -38,6 +38,11 @@ pub fn unshare(own_network: bool) -> Result<(), InitError> {
 
 /// Maps the caller's user and group to [`SANDBOX_UID`] inside the new
 /// user namespace. Every other id shows as the overflow id (65534).
+///
+/// NOTE: the caller's supplementary groups stay attached to the sandbox's
+/// processes (shown as the overflow group), because with setgroups denied
+/// nothing inside can drop them. Files on bind mounts that those groups
+/// may read stay readable, as with bubblewrap.
 pub fn map_ids(outside_uid: u32, outside_gid: u32) -> Result<(), InitError> {
     // CVE-2014-8989: an unprivileged process may only write gid_map after
     // disabling setgroups(2), otherwise it could drop a supplementary

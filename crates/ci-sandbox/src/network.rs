@@ -248,9 +248,12 @@ fn run_helper(init_pid: u32, go: OwnedFd, stderr: OwnedFd, argv: &[CString]) -> 
     let _ = sys::reset_signals();
     let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     pointers.push(std::ptr::null());
+    // pasta gets an empty environment: a forked init still has the
+    // runner's, which may hold secrets.
+    let environment: [*const libc::c_char; 1] = [std::ptr::null()];
     // SAFETY: the pointers refer to C strings in `argv`, alive for the
-    // call, and the array ends with a null pointer.
-    unsafe { libc::execv(argv[0].as_ptr(), pointers.as_ptr()) };
+    // call, and both arrays end with a null pointer.
+    unsafe { libc::execve(argv[0].as_ptr(), pointers.as_ptr(), environment.as_ptr()) };
     let error = io::Error::last_os_error();
     let _ = sys::write_all(2, format!("execute {:?}: {error}\n", argv[0]).as_bytes());
     // SAFETY: as above.
