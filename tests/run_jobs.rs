@@ -200,14 +200,14 @@ jobs:
     steps:
       - run: |
           touch "@DIR@/left"
-          for i in $(seq 100); do test -e "@DIR@/right" && exit 0; sleep 0.05; done
+          for i in $(seq 400); do test -e "@DIR@/right" && exit 0; sleep 0.05; done
           exit 1
   right:
     runs-on: ubuntu-latest
     steps:
       - run: |
           touch "@DIR@/right"
-          for i in $(seq 100); do test -e "@DIR@/left" && exit 0; sleep 0.05; done
+          for i in $(seq 400); do test -e "@DIR@/left" && exit 0; sleep 0.05; done
           exit 1
 "#
         .replace("@DIR@", meeting.to_str().unwrap()),
