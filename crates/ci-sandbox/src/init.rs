@@ -177,11 +177,18 @@ fn run(
         helper.start()?;
     }
 
+    // pid 1 cannot name the init (it is outside the new pid namespace), so
+    // it gets a pidfd of the init to check that the init still lives.
+    let init_pidfd = pidfd_open(std::process::id() as libc::pid_t)
+        .map_err(|e| InitError::new("pidfd_open the init", e))?;
+    sys::set_cloexec(init_pidfd.as_raw_fd(), true).map_err(|e| InitError::new("fcntl", e))?;
+
     // CLONE_NEWPID applies to children only: the first child is pid 1.
     let pid1 = sys::fork().map_err(|e| InitError::new("fork pid 1", e))?;
     if pid1 == 0 {
-        process::run_pid1(request, reporter);
+        process::run_pid1(request, reporter, &init_pidfd);
     }
+    drop(init_pidfd);
     let code = supervise_pid1(pid1, request_pipe.as_raw_fd());
     if let Some(helper) = &mut pasta {
         helper.stop();

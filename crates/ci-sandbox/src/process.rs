@@ -30,8 +30,8 @@ use crate::{capabilities, limits, network, rootfs, seccomp, sys};
 const EXEC_FAILED_EXIT: i32 = 127;
 
 /// Runs pid 1 and exits with the command's exit status.
-pub fn run_pid1(request: &InitRequest, reporter: &Reporter) -> ! {
-    let code = match pid1(request, reporter) {
+pub fn run_pid1(request: &InitRequest, reporter: &Reporter, init_pidfd: &OwnedFd) -> ! {
+    let code = match pid1(request, reporter, init_pidfd) {
         Ok(code) => code,
         Err(error) => {
             reporter.send(&Report::SetupFailed {
@@ -43,11 +43,23 @@ pub fn run_pid1(request: &InitRequest, reporter: &Reporter) -> ! {
     std::process::exit(code)
 }
 
-fn pid1(request: &InitRequest, reporter: &Reporter) -> Result<i32, InitError> {
+fn pid1(
+    request: &InitRequest,
+    reporter: &Reporter,
+    init_pidfd: &OwnedFd,
+) -> Result<i32, InitError> {
     // The init is single-threaded, so this fires exactly when it exits,
     // and the kernel then kills everything in this pid namespace.
     sys::set_parent_death_signal(libc::SIGKILL)
         .map_err(|e| InitError::new("set the parent-death signal of pid 1", e))?;
+    // An init that died before the call above sent no signal; its pidfd
+    // is readable once it exited.
+    if has_exited(init_pidfd) {
+        return Err(InitError::new(
+            "start pid 1",
+            io::Error::other("the sandbox init exited before pid 1 started"),
+        ));
+    }
 
     let config = &request.config;
     // Compiled before the fork so the child only installs it, and before
@@ -62,7 +74,7 @@ fn pid1(request: &InitRequest, reporter: &Reporter) -> Result<i32, InitError> {
     let steps = rootfs::plan(config, Path::new("/"))
         .map_err(|e| InitError::new("plan the root file system", e))?;
     rootfs::enter(&steps)?;
-    nix_hostname(&config.hostname)?;
+    set_hostname(&config.hostname)?;
     if config.network != Network::Host {
         network::bring_up_loopback()
             .map_err(|e| InitError::new("bring up the loopback interface lo", e))?;
@@ -107,7 +119,19 @@ fn pid1(request: &InitRequest, reporter: &Reporter) -> Result<i32, InitError> {
     Ok(outcome.exit_code())
 }
 
-fn nix_hostname(hostname: &str) -> Result<(), InitError> {
+/// Returns whether the process behind `pidfd` has exited, without waiting.
+fn has_exited(pidfd: &OwnedFd) -> bool {
+    let mut entry = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `entry` is one valid pollfd; a zero timeout never blocks.
+    let ready = unsafe { libc::poll(&mut entry, 1, 0) };
+    ready == 1 && entry.revents & libc::POLLIN != 0
+}
+
+fn set_hostname(hostname: &str) -> Result<(), InitError> {
     // SAFETY: the pointer and length describe the bytes of `hostname`.
     let ret = unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) };
     sys::check(ret)
