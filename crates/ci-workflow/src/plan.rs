@@ -494,7 +494,7 @@ impl JobPlan {
 
 /// Converts a matrix without expressions to JSON, or returns `None` when
 /// any part of it needs evaluation.
-fn literal_matrix(matrix: &Matrix) -> Option<Value> {
+pub(crate) fn literal_matrix(matrix: &Matrix) -> Option<Value> {
     let Matrix::Axes(axes) = matrix else {
         return None;
     };

@@ -8,7 +8,9 @@ use super::reader::{Reader, is_identifier};
 use super::references;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::graph::{GraphError, JobGraph};
-use crate::model::{Job, Workflow};
+use crate::matrix::{self, MatrixError};
+use crate::model::{Job, Matrix, Workflow};
+use crate::plan::literal_matrix;
 use crate::yaml::{Node, ScalarStyle, Value};
 
 /// Runs every cross-cutting check on a read workflow.
@@ -17,6 +19,7 @@ pub(super) fn check_workflow(reader: &mut Reader, workflow: &Workflow) {
     for job in workflow.jobs.iter().map(|(_, job)| job) {
         check_step_ids(reader, job);
         check_needs(reader, workflow, &job_ids, job);
+        check_matrix(reader, job);
         references::check_references(reader, job);
     }
     contexts::check_contexts(reader, workflow);
@@ -51,6 +54,42 @@ pub fn check_needs_cycles(workflow: &Workflow) -> Option<Diagnostic> {
             cycle.join(" -> ")
         ),
     ))
+}
+
+/// Expands a matrix written without `${{ }}` as the planner would, so
+/// that a matrix GitHub rejects (more than 256 jobs, an `exclude` key that
+/// is not an axis) fails the check instead of the run. A matrix with
+/// expressions can only be expanded when the job runs.
+fn check_matrix(reader: &mut Reader, job: &Job) {
+    let Some(matrix) = job.strategy.as_ref().and_then(|s| s.matrix.as_ref()) else {
+        return;
+    };
+    let (Matrix::Axes(axes), Some(value)) = (matrix, literal_matrix(matrix)) else {
+        return;
+    };
+    if axes.axes.is_empty() && axes.include.is_none() {
+        // The loader has reported that the matrix has nothing to expand.
+        return;
+    }
+    let Err(error) = matrix::expand(&value) else {
+        return;
+    };
+    // The loader has already reported a matrix of the wrong shape, such as
+    // an empty axis or an entry that is not a mapping.
+    let is_expansion_error = matches!(
+        error,
+        MatrixError::DuplicateKey { .. }
+            | MatrixError::UnknownExcludeKey { .. }
+            | MatrixError::ProductTooLarge { .. }
+            | MatrixError::TooManyCombinations { .. }
+            | MatrixError::EmptyAfterExclude
+    );
+    if is_expansion_error {
+        reader.error(
+            axes.pos,
+            format!("the matrix of job \"{}\" is invalid: {error}", job.id),
+        );
+    }
 }
 
 /// Step ids must be identifiers, must not use the `__` prefix that GitHub
