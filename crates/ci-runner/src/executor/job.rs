@@ -304,8 +304,10 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
     kill_leftovers(&mut state.finished_processes);
     let outputs = evaluate_outputs(env, plan, &mut state);
 
-    let cancelled =
-        env.cancel.is_cancelled() || records.iter().any(|r| r.status == Status::Cancelled);
+    // A job that finished all its steps before a cancellation (Ctrl-C, or
+    // fail-fast from another leg) keeps its own status.
+    let cancelled = records.iter().any(|r| r.status == Status::Cancelled)
+        || (records.is_empty() && env.cancel.is_cancelled());
     let status = if cancelled {
         Status::Cancelled
     } else if state.failed || records.iter().any(|r| r.status == Status::Failure) {
