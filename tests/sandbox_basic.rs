@@ -167,6 +167,47 @@ fn writable_bind_accepts_writes() {
 }
 
 #[test]
+fn symlinked_workspace_is_resolved() {
+    let dir = temp_dir();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(real.join("f"), "through the link\n").unwrap();
+    // An absolute link: it would resolve against the staging root, not
+    // the host, if the sandbox did not resolve it first.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    let out = sh(&["--workspace", link.to_str().unwrap()], "cat /workspace/f");
+    assert_eq!(out, "through the link\n");
+}
+
+#[test]
+fn single_file_bind_is_read_only() {
+    let dir = temp_dir();
+    let file = dir.path().join("config.toml");
+    fs::write(&file, "key = 1\n").unwrap();
+    let bind = format!("{}:/opt/config.toml", file.display());
+    let out = sh(
+        &["--bind", &bind],
+        "cat /opt/config.toml; { echo x >> /opt/config.toml; } 2>&1; echo rc=$?",
+    );
+    assert!(out.starts_with("key = 1\n"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.ends_with("rc=2\n"), "{out}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "key = 1\n");
+}
+
+#[test]
+fn host_secrets_in_etc_are_absent() {
+    let out = sh(
+        &[],
+        "for f in shadow gshadow sudoers machine-id; do test -e /etc/$f && echo present $f; done; echo done",
+    );
+    assert_eq!(out, "done\n");
+}
+
+#[test]
 fn tmp_size_limit_is_enforced() {
     let out = sh(
         &["--tmp-size", "1048576"],
