@@ -421,7 +421,8 @@ fn select_workflows(
         && selected.is_empty()
     {
         return Err(InputError(format!(
-            "unknown job `{job}`: no selected workflow has a job with that id; run `htci check` to list the jobs"
+            "unknown job `{job}`: no workflow that runs on `{}` has a job with that id; run `htci check` to list the jobs",
+            args.event
         )));
     }
     Ok((selected, warnings))
