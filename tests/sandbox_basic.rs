@@ -487,7 +487,7 @@ fn processes_with_argument(needle: &str) -> usize {
         .filter(|cmdline| {
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
             let is_pasta = args.first().is_some_and(|a| a.ends_with(b"pasta"));
-            is_pasta && args.iter().any(|a| *a == needle.as_bytes())
+            is_pasta && args.contains(&needle.as_bytes())
         })
         .count()
 }
