@@ -185,6 +185,9 @@ pub fn load_with_limits(
     limits: &Limits,
 ) -> Result<Loaded, LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(diagnostic) = control_character_diagnostic(display_path, text) {
+        return Err(invalid(display_path, vec![diagnostic]));
+    }
     let document = match yaml::parse(text, limits) {
         Ok(document) => document,
         Err(error) => {
@@ -238,6 +241,31 @@ pub fn load_with_limits(
             })
         }
     }
+}
+
+/// Points at the first control character that YAML 1.2 excludes from a
+/// stream: C0 controls other than tab, line feed and carriage return, and
+/// DEL. The parser would keep a NUL or an escape sequence in a plain
+/// scalar and pass it on to a shell script or a log.
+fn control_character_diagnostic(display_path: &str, text: &str) -> Option<Diagnostic> {
+    let is_forbidden = |c: char| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r');
+    let offset = text.find(is_forbidden)?;
+    let character = text[offset..].chars().next()?;
+
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let code = u32::from(character);
+    Some(Diagnostic::error(
+        display_path,
+        yaml::Position::new(line, column),
+        format!(
+            "file contains the control character U+{code:04X}, which YAML does not allow; \
+             remove it or write it as an escape such as \"\\x{code:02x}\" in a double-quoted \
+             string"
+        ),
+    ))
 }
 
 fn invalid(path: &str, errors: Vec<Diagnostic>) -> LoadError {

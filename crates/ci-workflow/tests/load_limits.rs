@@ -283,3 +283,29 @@ fn discovery_skips_links_leaving_repository() {
         [workflows.join("ci.yml"), workflows.join("inside.yml")]
     );
 }
+
+#[test]
+fn control_characters_are_rejected() {
+    let text = "on: push\njobs:\n  build:\n    runs-on: x\n    steps:\n      - run: echo \0 done\n";
+    assert_eq!(
+        error_lines(load_workflow_str("nul.yml", text)),
+        [
+            "nul.yml:6:19: error: file contains the control character U+0000, which YAML does not allow; remove it or write it as an escape such as \"\\x00\" in a double-quoted string"
+        ]
+    );
+
+    let text = "on: push\njobs:\n  build:\n    runs-on: x\x1b[31m\n    steps:\n      - run: make\n";
+    assert_eq!(
+        error_lines(load_workflow_str("esc.yml", text)),
+        [
+            "esc.yml:4:15: error: file contains the control character U+001B, which YAML does not allow; remove it or write it as an escape such as \"\\x1b\" in a double-quoted string"
+        ]
+    );
+}
+
+#[test]
+fn tab_cr_and_escaped_controls_load() {
+    let text = "on: push\r\njobs:\r\n  build:\r\n    runs-on: x\r\n    steps:\r\n      - run: \"printf '\\x1b[1m\\tbold'\"\r\n";
+    let loaded = load_workflow_str("ok.yml", text).unwrap();
+    assert_eq!(loaded.warnings, []);
+}
