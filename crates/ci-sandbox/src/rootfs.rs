@@ -1,4 +1,4 @@
-//! The sandbox's root filesystem: a tmpfs holding read-only binds.
+//! The sandbox's root filesystem: a tmpfs with read-only binds on it.
 //!
 //! Building the root has two halves. [`plan`] looks at the host (or image)
 //! and the configuration and returns a list of [`Step`]s, pure data that
@@ -37,7 +37,7 @@ const STAGING_MOUNT: &str = "/tmp";
 /// larger ones such as ld.so.cache are cheaper to bind.
 const MAX_COPIED_FILE_BYTES: u64 = 16 << 10;
 
-/// Size option of the root tmpfs, which holds the generated and copied
+/// Size option of the root tmpfs, which contains the generated and copied
 /// `/etc` files and the mount points.
 const ROOT_TMPFS_SIZE: &str = "8m";
 
@@ -334,7 +334,7 @@ fn plan_generated_etc(passwd: String, group: String, hostname: &str, steps: &mut
 /// Plans one `/etc` entry: a small regular file is copied into the root
 /// tmpfs, which becomes read-only with it, and anything else is bound
 /// read-only. Copying costs less than a mount and its teardown, and /etc
-/// holds a few dozen such files. Symbolic links are resolved on the host
+/// contains a few dozen such files. Symbolic links are resolved on the host
 /// now, because an absolute link target would otherwise be resolved
 /// against the staging root when the step runs.
 ///
@@ -384,9 +384,9 @@ fn resolve_host_path(path: &Path) -> io::Result<PathBuf> {
 /// root. Runs in pid 1 of the sandbox, which has every capability of the
 /// new user namespace.
 pub fn enter(steps: &[Step]) -> Result<(), InitError> {
-    // Modes in the steps are meant exactly; the command gets the caller's
-    // umask back.
-    // SAFETY: umask cannot fail and only changes this process.
+    // The modes in the steps are exact while the umask is 0, and the
+    // command gets the caller's umask back afterwards.
+    // SAFETY: umask takes an integer and changes only this process.
     let umask = unsafe { libc::umask(0) };
     let result = build_and_pivot(steps);
     // SAFETY: as above.
@@ -643,8 +643,8 @@ fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), InitError> {
     remount_keeping_locked_flags(target, bind_flags(writable))
 }
 
-/// The flags of a bind: never setuid or device files, read-only unless
-/// `writable`.
+/// Returns the flags of a bind: never setuid or device files, read-only
+/// unless `writable`.
 fn bind_flags(writable: bool) -> libc::c_ulong {
     let read_only = if writable { 0 } else { libc::MS_RDONLY };
     libc::MS_NOSUID | libc::MS_NODEV | read_only
