@@ -27,6 +27,7 @@ const WORKFLOW_KEYS: &[&str] = &[
 /// Permission scopes of the `GITHUB_TOKEN`.
 const PERMISSION_SCOPES: &[&str] = &[
     "actions",
+    "artifact-metadata",
     "attestations",
     "checks",
     "contents",
