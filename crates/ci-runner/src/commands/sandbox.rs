@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use ci_sandbox::{
@@ -105,7 +106,7 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
     // ignores it and lets the sandbox's init forward it to the command,
     // so the command decides how to stop and its exit status is reported.
     ignore_terminal_signals();
-    let termination = block_termination_signals();
+    install_termination_handler();
 
     let spawned = Sandbox::default().start_inheriting_output(&config, &args.command);
     let mut child = match spawned {
@@ -115,7 +116,7 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
             return ExitCode::from(spawn_error_code(&error));
         }
     };
-    forward_termination_signals(termination, child.pid());
+    forward_termination_signals_to(child.pid());
     for (limit, reason) in &child.enforcement().not_enforced {
         eprintln!("htci sandbox: warning: {limit:?} limit not enforced: {reason}");
     }
@@ -152,38 +153,50 @@ fn ignore_terminal_signals() {
 /// Signals that `htci sandbox` passes on to the command instead of dying.
 const TERMINATION_SIGNALS: [libc::c_int; 2] = [libc::SIGTERM, libc::SIGHUP];
 
-/// Blocks SIGTERM and SIGHUP in the calling thread (and the threads it
-/// starts later), so they wait for [`forward_termination_signals`].
-fn block_termination_signals() -> libc::sigset_t {
-    // SAFETY: an all-zero sigset_t is valid for sigemptyset to initialise.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t for every call; pthread_sigmask
-    // only changes the mask of the calling thread.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for signal in TERMINATION_SIGNALS {
-            libc::sigaddset(&mut set, signal);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+/// Host pid of the sandbox's init, 0 until it runs.
+static INIT_PID: AtomicI32 = AtomicI32::new(0);
+/// A termination signal that arrived before the init ran, 0 if none.
+static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Sends the signal to the init, which passes it through pid 1 to the
+/// command, or keeps it until the init runs. Only calls the
+/// async-signal-safe kill(2) and atomics.
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let pid = INIT_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe and takes integers only.
+        unsafe { libc::kill(pid, signal) };
+    } else {
+        PENDING_SIGNAL.store(signal, Ordering::SeqCst);
     }
-    set
 }
 
-/// Starts a thread that sends each blocked termination signal to the
-/// sandbox's init, which passes it through pid 1 to the command.
-fn forward_termination_signals(set: libc::sigset_t, init_pid: u32) {
-    std::thread::spawn(move || {
-        loop {
-            let mut signal = 0;
-            // SAFETY: `set` and `signal` are valid for the call; every
-            // signal in `set` is blocked in all threads of htci sandbox.
-            if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
-                return;
-            }
-            // SAFETY: kill takes integers only.
-            unsafe { libc::kill(init_pid as libc::pid_t, signal) };
+/// Installs [`forward_signal`] for SIGTERM and SIGHUP. A handler costs
+/// less than a forwarding thread, and the sandbox's init resets it.
+fn install_termination_handler() {
+    for signal in TERMINATION_SIGNALS {
+        // SAFETY: an all-zero sigaction is valid to fill in; the handler
+        // only uses async-signal-safe operations; SA_RESTART keeps the
+        // blocking reads of the reports going.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = forward_signal as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
         }
-    });
+    }
+}
+
+/// Records the init's pid for the handler and passes on a signal that
+/// arrived before.
+fn forward_termination_signals_to(init_pid: u32) {
+    INIT_PID.store(init_pid as i32, Ordering::SeqCst);
+    let pending = PENDING_SIGNAL.swap(0, Ordering::SeqCst);
+    if pending != 0 {
+        // SAFETY: kill takes integers only.
+        unsafe { libc::kill(init_pid as libc::pid_t, pending) };
+    }
 }
 
 fn build_config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
