@@ -313,16 +313,15 @@ pub fn discover_workflows(repo_root: &Path) -> Vec<PathBuf> {
     paths
 }
 
-/// Returns true for a regular file, or a symbolic link to a regular file
-/// inside `root` (a canonical path).
+/// Returns true for a regular file, or a symbolic link to a regular file,
+/// whose resolved path is inside `root` (a canonical path). The resolved
+/// path is checked for plain files too, because `.github` or
+/// `.github/workflows` may itself be a link out of the repository.
 fn is_workflow_file(entry: &fs::DirEntry, root: &Path) -> bool {
     let Ok(file_type) = entry.file_type() else {
         return false;
     };
-    if file_type.is_file() {
-        return true;
-    }
-    if !file_type.is_symlink() {
+    if !file_type.is_file() && !file_type.is_symlink() {
         return false;
     }
     match fs::canonicalize(entry.path()) {

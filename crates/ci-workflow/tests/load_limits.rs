@@ -309,3 +309,36 @@ fn tab_cr_and_escaped_controls_load() {
     let loaded = load_workflow_str("ok.yml", text).unwrap();
     assert_eq!(loaded.warnings, []);
 }
+
+#[test]
+fn discovery_skips_linked_directories_leaving_repository() {
+    let outside = tempfile::tempdir().unwrap();
+    fs::create_dir_all(outside.path().join("workflows")).unwrap();
+    fs::write(outside.path().join("workflows/host.yml"), VALID).unwrap();
+
+    // `.github/workflows` is a link out of the repository.
+    let repo = tempfile::tempdir().unwrap();
+    fs::create_dir_all(repo.path().join(".github")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("workflows"),
+        repo.path().join(".github/workflows"),
+    )
+    .unwrap();
+    assert_eq!(discover_workflows(repo.path()), Vec::<PathBuf>::new());
+
+    // `.github` is a link out of the repository.
+    let repo = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join(".github")).unwrap();
+    assert_eq!(discover_workflows(repo.path()), Vec::<PathBuf>::new());
+
+    // A link that stays inside the repository is followed.
+    let repo = tempfile::tempdir().unwrap();
+    fs::create_dir_all(repo.path().join("ci/workflows")).unwrap();
+    fs::write(repo.path().join("ci/workflows/ci.yml"), VALID).unwrap();
+    fs::create_dir_all(repo.path().join(".github")).unwrap();
+    std::os::unix::fs::symlink("../ci/workflows", repo.path().join(".github/workflows")).unwrap();
+    assert_eq!(
+        discover_workflows(repo.path()),
+        [repo.path().join(".github/workflows/ci.yml")]
+    );
+}
