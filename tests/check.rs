@@ -287,3 +287,16 @@ fn closed_stdout_exits_without_panic() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn device_path_is_invalid_invocation() {
+    let output = check(&[Path::new("/dev/null")]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        "error: /dev/null is not a regular file or a directory; pass a repository directory \
+         or a workflow file"
+    );
+}

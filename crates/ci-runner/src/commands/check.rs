@@ -115,8 +115,13 @@ fn workflow_files(path: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         return Ok(vec![(path.to_path_buf(), path.display().to_string())]);
     }
     if !path.is_dir() {
+        let problem = if path.exists() {
+            "is not a regular file or a directory"
+        } else {
+            "does not exist"
+        };
         return Err(format!(
-            "{} does not exist; pass a repository directory or a workflow file",
+            "{} {problem}; pass a repository directory or a workflow file",
             path.display()
         ));
     }
