@@ -1,10 +1,15 @@
 //! `htci sandbox`: run one command in the sandbox, like `bwrap`.
 //!
 //! Standard input, output and error pass straight through. The exit code
-//! is the command's, 128 plus the signal number when a signal killed it,
-//! 124 when the wall-time limit killed it, 125 when the sandbox could not
-//! be set up, 126 when the command is not executable and 127 when it was
-//! not found.
+//! is the command's, or 128 plus the signal number when a signal killed
+//! it. Other codes report the sandbox itself:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 124  | the wall-time limit killed the command |
+//! | 125  | the sandbox could not be set up |
+//! | 126  | the command is not executable |
+//! | 127  | the command was not found |
 
 use std::path::PathBuf;
 use std::process::ExitCode;
