@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -378,15 +378,14 @@ impl InitProcess {
 
 /// Warns once per process for each limit the host cannot enforce.
 fn warn_once_about(enforcement: &Enforcement) {
-    static WARNED: Once = Once::new();
-    if enforcement.not_enforced.is_empty() {
-        return;
-    }
-    WARNED.call_once(|| {
-        for (kind, reason) in &enforcement.not_enforced {
+    // One bit per LimitKind, set once its warning is out.
+    static WARNED: AtomicU32 = AtomicU32::new(0);
+    for (kind, reason) in &enforcement.not_enforced {
+        let bit = 1 << (*kind as u32);
+        if WARNED.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
             tracing::warn!(limit = ?kind, reason, "sandbox limit not enforced on this host");
         }
-    });
+    }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
