@@ -202,10 +202,15 @@ impl<'a> Parts<'a> {
                 .find(|key| !self.vectors.iter().any(|(name, _)| same_key(name, key)));
             if let Some(key) = unknown {
                 let known: Vec<&str> = self.vectors.iter().map(|(name, _)| name.as_str()).collect();
+                let known = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
                 return Err(MatrixError::UnknownExcludeKey {
                     index,
                     key: key.clone(),
-                    known: known.join(", "),
+                    known,
                 });
             }
         }
@@ -751,6 +756,20 @@ mod tests {
             error.to_string(),
             "matrix exclude[0] uses key `build`, which is not a matrix key (matrix keys: os, \
              rust); exclude applies before include, so it can only name keys defined in the matrix"
+        );
+    }
+
+    #[test]
+    fn exclude_without_axes_names_no_keys() {
+        let error = expand(&json!({
+            "include": [{"os": "a"}, {"os": "b"}],
+            "exclude": [{"os": "a"}]
+        }))
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "matrix exclude[0] uses key `os`, which is not a matrix key (matrix keys: none); \
+             exclude applies before include, so it can only name keys defined in the matrix"
         );
     }
 
