@@ -189,11 +189,8 @@ fn run(
         process::run_pid1(request, reporter, &init_pidfd);
     }
     drop(init_pidfd);
-    let code = supervise_pid1(pid1, request_pipe.as_raw_fd());
-    if let Some(helper) = &mut pasta {
-        helper.stop();
-    }
-    code
+    // Dropping `pasta` afterwards stops it.
+    supervise_pid1(pid1, request_pipe.as_raw_fd())
 }
 
 /// Blocks the forwarded signals and SIGCHLD, then resets their handlers.

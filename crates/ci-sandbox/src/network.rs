@@ -226,6 +226,15 @@ impl PastaHelper {
     }
 }
 
+impl Drop for PastaHelper {
+    /// Stops pasta when the init returns early with an error. Forked
+    /// copies of the init (pid 1, the command) never run this, because
+    /// they leave through exit or execve, which run no destructors.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// The helper process: waits for the go byte, then executes pasta.
 fn run_helper(init_pid: u32, go: OwnedFd, stderr: OwnedFd, argv: &[CString]) -> ! {
     // The init is single-threaded, so this fires exactly when it exits.
