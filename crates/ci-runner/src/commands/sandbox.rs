@@ -55,7 +55,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
 
-    /// Maximum number of processes and threads.
+    /// Maximum number of processes and threads, counting the sandbox's
+    /// init and pid 1.
     #[arg(long, value_name = "N")]
     pids: Option<u64>,
 
@@ -71,7 +72,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "CORES")]
     cpus: Option<f64>,
 
-    /// Size limit of /tmp and /home/runner in bytes.
+    /// Size limit in bytes of /tmp, and separately of /home/runner.
     #[arg(long = "tmp-size", value_name = "BYTES")]
     tmp_size: Option<u64>,
 
@@ -85,7 +86,8 @@ pub struct SandboxArgs {
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
 
-    /// Working directory inside the sandbox.
+    /// Working directory inside the sandbox [default: /workspace with
+    /// --workspace, else /home/runner].
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
 
