@@ -218,3 +218,21 @@ fn closed_stdout_exits_without_panic() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stderr(&output), "");
 }
+
+#[test]
+fn text_around_expressions_is_interpolated() {
+    let output = run(&[
+        "refs/heads/${{ matrix.branch }} on ${{ matrix.os }}",
+        "--context",
+        r#"matrix={"branch":"main","os":"linux"}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "\"refs/heads/main on linux\"\n");
+}
+
+#[test]
+fn dollar_braces_in_string_stay_expression() {
+    let output = run(&["format('{0}${{{{ x }}}}', 'a')"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "\"a${{ x }}\"\n");
+}

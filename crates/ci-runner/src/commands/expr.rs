@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ci_workflow::expr::{Context, NAMED_VALUES, Value, evaluate_str};
+use ci_workflow::expr::{
+    Context, ExprError, NAMED_VALUES, Value, evaluate_str, evaluate_template, parse,
+    strip_delimiters,
+};
 use clap::Args;
 
 use super::check::write_stdout;
@@ -14,7 +17,9 @@ const EXIT_INVALID: u8 = 2;
 
 #[derive(Args)]
 pub struct ExprArgs {
-    /// The expression, with or without the surrounding `${{ }}`.
+    /// The expression, with or without the surrounding `${{ }}`. Text
+    /// around `${{ }}` makes it a template, printed as the interpolated
+    /// string.
     #[arg(allow_hyphen_values = true)]
     pub expression: String,
 
@@ -60,7 +65,20 @@ fn run(args: &ExprArgs) -> Result<Value, String> {
     if let Some(workspace) = &args.workspace {
         context.set_workspace(workspace);
     }
-    evaluate_str(&args.expression, &context).map_err(|error| error.to_string())
+    evaluate(&args.expression, &context).map_err(|error| error.to_string())
+}
+
+/// Evaluates `text` as one expression, or as a workflow value when it has
+/// text around its `${{ }}` (`refs/heads/${{ matrix.branch }}`), which
+/// GitHub interpolates into a string.
+fn evaluate(text: &str, context: &Context) -> Result<Value, ExprError> {
+    let is_template =
+        text.contains("${{") && strip_delimiters(text) == text && parse(text).is_err();
+    if is_template {
+        evaluate_template(text, context)
+    } else {
+        evaluate_str(text, context)
+    }
 }
 
 /// Splits `NAME=JSON` or `NAME=@FILE` and parses the JSON. Error messages
