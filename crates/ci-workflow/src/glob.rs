@@ -30,6 +30,15 @@
 
 use std::fmt;
 
+/// The maximum length of one pattern, in characters. Matching costs up to
+/// `pattern length × input length` steps, so a pattern of a megabyte of
+/// `*a` against a long path would take minutes. Real patterns are far
+/// shorter.
+///
+/// NOTE: the limit bounds one match, not a whole trigger: a file of many
+/// long patterns checked against many changed paths still multiplies.
+pub const MAX_PATTERN_LENGTH: usize = 1024;
+
 /// Errors from compiling a filter pattern.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid filter pattern {pattern:?} at character {position}: {reason}")]
@@ -108,6 +117,17 @@ impl Pattern {
             Some(rest) => (true, rest, 1),
             None => (false, pattern, 0),
         };
+        let length = pattern.chars().count();
+        if length > MAX_PATTERN_LENGTH {
+            return Err(GlobError {
+                pattern: format!("{}...", pattern.chars().take(40).collect::<String>()),
+                position: MAX_PATTERN_LENGTH + 1,
+                reason: format!(
+                    "the pattern is {length} characters long, more than the maximum of \
+                     {MAX_PATTERN_LENGTH}; shorten it"
+                ),
+            });
+        }
         let items = parse(body).map_err(|(position, reason)| GlobError {
             pattern: pattern.to_string(),
             position: position + offset + 1,
@@ -133,34 +153,32 @@ impl Pattern {
     }
 
     /// Tests `text` against the pattern body, ignoring any negation.
+    ///
+    /// Each step visits only the active states, so a long pattern with few
+    /// wildcards costs little per character.
     pub fn is_match(&self, text: &str) -> bool {
         let count = self.states.len();
-        let mut current = vec![false; count];
-        let mut next = vec![false; count];
+        let mut current = ActiveStates::new(count);
+        let mut next = ActiveStates::new(count);
         let mut stack = Vec::with_capacity(count);
 
         add_with_closure(&self.states, 0, &mut current, &mut stack);
         for c in text.chars() {
-            next.iter_mut().for_each(|active| *active = false);
-            let mut any_active = false;
-            for (index, state) in self.states.iter().enumerate() {
-                if !current[index] {
-                    continue;
-                }
-                let Some((matcher, target)) = &state.edge else {
+            next.clear();
+            for &index in &current.list {
+                let Some((matcher, target)) = &self.states[index].edge else {
                     continue;
                 };
                 if matcher.accepts(c) {
                     add_with_closure(&self.states, *target, &mut next, &mut stack);
-                    any_active = true;
                 }
             }
-            if !any_active {
+            if next.list.is_empty() {
                 return false;
             }
             std::mem::swap(&mut current, &mut next);
         }
-        current[self.accept]
+        current.marks[self.accept]
     }
 }
 
@@ -170,17 +188,53 @@ impl fmt::Display for Pattern {
     }
 }
 
-/// Marks `start` and every state reachable from it by epsilon edges.
-fn add_with_closure(states: &[State], start: usize, active: &mut [bool], stack: &mut Vec<usize>) {
-    if active[start] {
+/// A set of automaton states: a mark per state for lookup and a list of
+/// the marked ones, so that iterating and clearing cost the set's size.
+struct ActiveStates {
+    marks: Vec<bool>,
+    list: Vec<usize>,
+}
+
+impl ActiveStates {
+    fn new(count: usize) -> Self {
+        Self {
+            marks: vec![false; count],
+            list: Vec::new(),
+        }
+    }
+
+    /// Adds `state`; returns false when it was already in the set.
+    fn insert(&mut self, state: usize) -> bool {
+        if self.marks[state] {
+            return false;
+        }
+        self.marks[state] = true;
+        self.list.push(state);
+        true
+    }
+
+    fn clear(&mut self) {
+        for &state in &self.list {
+            self.marks[state] = false;
+        }
+        self.list.clear();
+    }
+}
+
+/// Adds `start` and every state reachable from it by epsilon edges.
+fn add_with_closure(
+    states: &[State],
+    start: usize,
+    active: &mut ActiveStates,
+    stack: &mut Vec<usize>,
+) {
+    if !active.insert(start) {
         return;
     }
-    active[start] = true;
     stack.push(start);
     while let Some(index) = stack.pop() {
         for &target in &states[index].epsilon {
-            if !active[target] {
-                active[target] = true;
+            if active.insert(target) {
                 stack.push(target);
             }
         }
@@ -453,6 +507,25 @@ mod tests {
 
     fn list_matches(patterns: &[&str], text: &str) -> bool {
         PatternList::new(patterns).unwrap().is_match(text)
+    }
+
+    #[test]
+    fn overlong_pattern_is_rejected() {
+        let pattern = format!("src/{}", "*a".repeat(600));
+        let error = Pattern::new(&pattern).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid filter pattern \"src/*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a...\" at character \
+             1025: the pattern is 1204 characters long, more than the maximum of 1024; shorten it"
+        );
+    }
+
+    #[test]
+    fn pattern_at_maximum_length_matches() {
+        let pattern = format!("{}*", "a".repeat(1023));
+        let text = "a".repeat(5000);
+        assert!(matches(&pattern, &text));
+        assert!(!matches(&pattern, &text[..1022]));
     }
 
     #[test]
