@@ -40,15 +40,24 @@ pub struct Selection {
     pub workflow: Option<String>,
     /// A job id. The job runs together with the jobs it needs.
     pub job: Option<String>,
+    /// Runs every selected workflow whatever its `on:` triggers, as
+    /// `htci run --workflow` does, so that a workflow can be tried with
+    /// any event.
+    pub ignore_triggers: bool,
 }
 
 /// Errors from planning a run.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("no workflow matches --workflow {value:?}; workflows: {available}")]
+    #[error(
+        "unknown workflow `{value}`: no workflow has that path, file name, file stem or name; \
+         workflows: {available}"
+    )]
     UnknownWorkflow { value: String, available: String },
 
-    #[error("no selected workflow has a job {value:?}; jobs: {available}")]
+    #[error(
+        "unknown job `{value}`: no selected workflow has a job with that id; jobs: {available}"
+    )]
     UnknownJob { value: String, available: String },
 
     #[error(
@@ -188,8 +197,10 @@ pub struct Leg {
     /// The job key, plus `/<matrix values>` for a matrix leg. Unique in
     /// the plan and safe as a relative path.
     pub key: String,
-    /// `build (ubuntu, 1.8)` for a matrix leg. A name that still contains
-    /// `${{ }}` is evaluated by the runner with this leg's matrix.
+    /// `build (ubuntu, 1.8)` for a matrix leg. When the job's `name:`
+    /// contains `${{ }}`, this name still contains it, so the runner evaluates
+    /// [`JobPlan::name`] with the leg's contexts and passes the result to
+    /// [`JobPlan::leg_display_name`].
     pub display_name: String,
     /// The combination, or `None` for a job without a matrix.
     pub matrix: Option<Combination>,
@@ -209,7 +220,7 @@ pub fn plan(
 
     let mut triggered = Vec::new();
     for workflow in &selected {
-        if is_triggered(workflow, event)? {
+        if selection.ignore_triggers || is_triggered(workflow, event)? {
             triggered.push(*workflow);
         } else if selection.workflow.is_some() {
             return Err(PlanError::WorkflowNotTriggered {
@@ -481,7 +492,7 @@ impl JobPlan {
                 let slug = unique_slug(&combination, index, &mut used);
                 Leg {
                     key: format!("{}/{slug}", self.key),
-                    display_name: matrix::display_name(&self.name, Some(&combination)),
+                    display_name: self.name_with_values(&self.name, Some(&combination)),
                     matrix: Some(combination),
                     index,
                     total,
@@ -489,6 +500,26 @@ impl JobPlan {
             })
             .collect();
         Ok(legs)
+    }
+
+    /// Builds the display name of `leg` from `evaluated_name`, the job's
+    /// [`name`](Self::name) with its `${{ }}` expressions evaluated for this
+    /// leg. The matrix values are appended unless the name uses `matrix`.
+    /// They are appended as text and never evaluated, because a matrix
+    /// built from a job output may contain `${{`.
+    pub fn leg_display_name(&self, leg: &Leg, evaluated_name: &str) -> String {
+        self.name_with_values(evaluated_name, leg.matrix.as_ref())
+    }
+
+    fn name_with_values(&self, name: &str, combination: Option<&Combination>) -> String {
+        match combination {
+            Some(combination)
+                if !combination.is_empty() && !matrix::name_uses_matrix(&self.name) =>
+            {
+                format!("{name} ({})", matrix::display_values(combination))
+            }
+            _ => name.to_string(),
+        }
     }
 }
 

@@ -252,6 +252,7 @@ fn job_selection_adds_dependencies() {
     let selection = Selection {
         workflow: None,
         job: Some("test".to_string()),
+        ..Selection::default()
     };
     let planned = plan(&workflows(), &Event::push("refs/heads/main"), &selection).unwrap();
     let ids: Vec<&str> = planned.jobs().map(|job| job.id.as_str()).collect();
@@ -263,12 +264,13 @@ fn unknown_job_lists_jobs() {
     let selection = Selection {
         workflow: None,
         job: Some("tset".to_string()),
+        ..Selection::default()
     };
     let error = plan(&workflows(), &Event::push("refs/heads/main"), &selection).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "no selected workflow has a job \"tset\"; jobs: ci.yml (deploy, test, build, lint), \
-         release.yml (publish)"
+        "unknown job `tset`: no selected workflow has a job with that id; jobs: ci.yml (deploy, \
+         test, build, lint), release.yml (publish)"
     );
 }
 
@@ -277,11 +279,13 @@ fn unknown_workflow_lists_workflows() {
     let selection = Selection {
         workflow: Some("nightly".to_string()),
         job: None,
+        ..Selection::default()
     };
     let error = plan(&workflows(), &Event::push("refs/heads/main"), &selection).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "no workflow matches --workflow \"nightly\"; workflows: ci.yml, release.yml"
+        "unknown workflow `nightly`: no workflow has that path, file name, file stem or name; \
+         workflows: ci.yml, release.yml"
     );
 }
 
@@ -292,6 +296,7 @@ fn workflow_selected_by_stem_name_or_path() {
         let selection = Selection {
             workflow: Some(value.to_string()),
             job: None,
+            ..Selection::default()
         };
         let planned = plan(&workflows(), &event, &selection).unwrap();
         assert_eq!(planned.workflows.len(), 1, "{value}");
@@ -304,6 +309,7 @@ fn selected_workflow_not_triggered_is_an_error() {
     let selection = Selection {
         workflow: Some("release".to_string()),
         job: None,
+        ..Selection::default()
     };
     let error = plan(&workflows(), &Event::push("refs/heads/main"), &selection).unwrap_err();
     assert_eq!(
@@ -314,10 +320,45 @@ fn selected_workflow_not_triggered_is_an_error() {
 }
 
 #[test]
+fn ignore_triggers_runs_selected_workflow() {
+    let selection = Selection {
+        workflow: Some("release".to_string()),
+        ignore_triggers: true,
+        ..Selection::default()
+    };
+    let planned = plan(&workflows(), &Event::push("refs/heads/main"), &selection).unwrap();
+    assert_eq!(planned.workflows.len(), 1);
+    assert_eq!(planned.workflows[0].file_name, "release.yml");
+    let ids: Vec<&str> = planned.jobs().map(|job| job.id.as_str()).collect();
+    assert_eq!(ids, ["publish"]);
+}
+
+#[test]
+fn ignore_triggers_keeps_job_selection() {
+    let selection = Selection {
+        workflow: Some("ci".to_string()),
+        job: Some("test".to_string()),
+        ignore_triggers: true,
+    };
+    let closed = Event::pull_request("main", "closed");
+    let planned = plan(&workflows(), &closed, &selection).unwrap();
+    let ids: Vec<&str> = planned.jobs().map(|job| job.id.as_str()).collect();
+    assert_eq!(ids, ["build", "test"]);
+
+    let selection = Selection {
+        job: Some("publish".to_string()),
+        ..selection
+    };
+    let error = plan(&workflows(), &closed, &selection).unwrap_err();
+    assert!(matches!(error, PlanError::UnknownJob { .. }), "{error}");
+}
+
+#[test]
 fn selected_job_not_triggered_is_an_error() {
     let selection = Selection {
         workflow: None,
         job: Some("publish".to_string()),
+        ..Selection::default()
     };
     let error = plan(&workflows(), &Event::push("refs/heads/main"), &selection).unwrap_err();
     assert!(
@@ -394,6 +435,64 @@ fn deferred_matrix_expands_after_evaluation() {
         ["dynamic.yml/build/x86_64", "dynamic.yml/build/aarch64-true"]
     );
     assert_eq!(legs[1].display_name, "build (aarch64, true)");
+}
+
+#[test]
+fn leg_names_from_evaluated_job_names() {
+    let text = r#"
+on: push
+jobs:
+  plain:
+    name: Build ${{ github.ref_name }}
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        os: [linux]
+    steps: [{run: 'true'}]
+  named:
+    name: Test on ${{ matrix.os }}
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        os: [linux]
+    steps: [{run: 'true'}]
+"#;
+    let workflows = vec![load(".github/workflows/names.yml", text)];
+    let planned = plan(&workflows, &Event::push("refs/heads/main"), &no_selection()).unwrap();
+    let plain = planned.jobs().find(|job| job.id == "plain").unwrap();
+    let Legs::Expanded(legs) = &plain.legs else {
+        panic!("plain has a literal matrix");
+    };
+    assert_eq!(legs[0].display_name, "Build ${{ github.ref_name }} (linux)");
+    assert_eq!(
+        plain.leg_display_name(&legs[0], "Build main"),
+        "Build main (linux)"
+    );
+
+    let named = planned.jobs().find(|job| job.id == "named").unwrap();
+    let Legs::Expanded(legs) = &named.legs else {
+        panic!("named has a literal matrix");
+    };
+    assert_eq!(
+        named.leg_display_name(&legs[0], "Test on linux"),
+        "Test on linux"
+    );
+}
+
+#[test]
+fn leg_names_keep_matrix_values_as_text() {
+    let workflows = vec![load(".github/workflows/dynamic.yml", DYNAMIC)];
+    let planned = plan(&workflows, &Event::push("refs/heads/main"), &no_selection()).unwrap();
+    let build = planned.jobs().find(|job| job.id == "build").unwrap();
+    let legs = build
+        .expand(&json!({"x": ["${{ secrets.TOKEN }}"]}))
+        .unwrap();
+    assert_eq!(
+        build.leg_display_name(&legs[0], "build"),
+        "build (${{ secrets.TOKEN }})"
+    );
+    assert_eq!(legs[0].index, 0);
+    assert_eq!(legs[0].total, 1);
 }
 
 #[test]
