@@ -226,19 +226,26 @@ fn read_call_job(
     })
 }
 
-/// Checks `uses:` of a job: `./path.yml` or `owner/repo/path.yml@ref`.
+/// Checks `uses:` of a job: `./.github/workflows/file.yml` or
+/// `owner/repo/.github/workflows/file.yml@ref`. GitHub finds reusable
+/// workflows only directly in `.github/workflows`, so a subdirectory, a
+/// `..` or another directory is an error.
 fn check_workflow_reference(reader: &mut Reader, uses: &Spanned<String>, context: &str) {
     let text = uses.value.as_str();
-    let is_workflow_file = |path: &str| path.ends_with(".yml") || path.ends_with(".yaml");
     let valid = if text.contains("${{") {
         false
     } else if let Some(path) = text.strip_prefix("./") {
-        is_workflow_file(path)
+        is_workflows_file(path)
     } else {
         match text.split_once('@') {
             Some((path, reference)) => {
-                path.split('/').filter(|part| !part.is_empty()).count() >= 3
-                    && is_workflow_file(path)
+                let mut parts = path.splitn(3, '/');
+                let owner = parts.next().unwrap_or_default();
+                let repo = parts.next().unwrap_or_default();
+                let file = parts.next().unwrap_or_default();
+                !owner.is_empty()
+                    && !repo.is_empty()
+                    && is_workflows_file(file)
                     && !reference.is_empty()
             }
             None => false,
@@ -253,6 +260,15 @@ fn check_workflow_reference(reader: &mut Reader, uses: &Spanned<String>, context
             ),
         );
     }
+}
+
+/// Whether `path` names a YAML file directly in `.github/workflows`.
+fn is_workflows_file(path: &str) -> bool {
+    let Some(file) = path.strip_prefix(".github/workflows/") else {
+        return false;
+    };
+    let is_yaml = file.ends_with(".yml") || file.ends_with(".yaml");
+    is_yaml && !file.contains('/') && file != ".yml" && file != ".yaml"
 }
 
 fn read_runs_on(reader: &mut Reader, node: &Node, context: &str) -> Option<RunsOn> {
