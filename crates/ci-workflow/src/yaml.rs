@@ -170,6 +170,14 @@ impl Scalar {
     }
 }
 
+/// Returns the line and column of the byte `offset` in `text`.
+fn position_of_offset(text: &str, offset: usize) -> Position {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position::new(line, before[line_start..].chars().count() + 1)
+}
+
 fn resolve_tagged(tag: &str, text: &str) -> Resolved {
     match tag.strip_prefix(CORE_TAG_PREFIX) {
         Some("null") => Resolved::Null,
@@ -449,6 +457,7 @@ enum Frame {
 /// Builds a [`Node`] tree from parser events with an explicit stack.
 struct TreeBuilder<'a> {
     parser: Parser<std::str::Chars<'a>>,
+    text: &'a str,
     limits: Limits,
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, TreeSize)>,
@@ -461,6 +470,7 @@ impl<'a> TreeBuilder<'a> {
     fn new(text: &'a str, limits: &Limits) -> Self {
         TreeBuilder {
             parser: Parser::new_from_str(text),
+            text,
             limits: *limits,
             stack: Vec::new(),
             anchors: HashMap::new(),
@@ -495,9 +505,11 @@ impl<'a> TreeBuilder<'a> {
                     }
                 }
                 Event::Scalar(text, style, anchor, tag) => {
+                    self.check_tag(tag.as_ref(), &marker)?;
                     self.on_scalar(text, style, anchor, tag, pos)?;
                 }
-                Event::SequenceStart(anchor, _) => {
+                Event::SequenceStart(anchor, tag) => {
+                    self.check_tag(tag.as_ref(), &marker)?;
                     self.open(pos)?;
                     self.stack.push(Frame::Sequence {
                         pos,
@@ -505,7 +517,8 @@ impl<'a> TreeBuilder<'a> {
                         items: Vec::new(),
                     });
                 }
-                Event::MappingStart(anchor, _) => {
+                Event::MappingStart(anchor, tag) => {
+                    self.check_tag(tag.as_ref(), &marker)?;
                     self.open(pos)?;
                     self.stack.push(Frame::Mapping {
                         pos,
@@ -552,6 +565,43 @@ impl<'a> TreeBuilder<'a> {
             }),
         };
         self.finish_node(node, anchor)
+    }
+
+    /// Rejects a tag outside the core schema (`!!str`, `!!int` and so on),
+    /// as GitHub does. Such a tag is most often a condition written as
+    /// `if: !github.event.repository.fork`, where YAML reads
+    /// `!github...` as a tag and leaves an empty value, so the condition
+    /// would vanish. The error points at the tag, which the parser's
+    /// `marker` (placed after it) does not.
+    fn check_tag(&self, tag: Option<&Tag>, marker: &Marker) -> Result<(), YamlError> {
+        let Some(tag) = tag else {
+            return Ok(());
+        };
+        let name = format!("{}{}", tag.handle, tag.suffix);
+        if name.starts_with(CORE_TAG_PREFIX) {
+            return Ok(());
+        }
+        let written = match tag.handle.as_str() {
+            "!" | "!!" => name,
+            _ => format!("!<{name}>"),
+        };
+
+        let end = self
+            .text
+            .char_indices()
+            .nth(marker.index())
+            .map_or(self.text.len(), |(offset, _)| offset);
+        let pos = match self.text[..end].rfind(&written) {
+            Some(offset) => position_of_offset(self.text, offset),
+            None => Position::from_marker(marker),
+        };
+        Err(YamlError {
+            pos,
+            message: format!(
+                "unsupported YAML tag \"{written}\"; GitHub accepts only the core tags such as \
+                 !!str, so quote a value that starts with \"!\" or write it inside ${{{{ }}}}"
+            ),
+        })
     }
 
     fn open(&mut self, pos: Position) -> Result<(), YamlError> {
