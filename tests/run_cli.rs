@@ -4,7 +4,9 @@
 mod run_support;
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use run_support::{TestRepo, git, marker, processes_with, step, wait_for, walk};
@@ -234,7 +236,8 @@ jobs:
     steps:
       - run: sleep @MARKER@
       - if: always()
-        run: echo never
+        run: echo "cleanup job.status=${{ job.status }}"
+      - run: echo "plain-$((40 + 2))"
 "#
         .replace("@MARKER@", &sleeper),
     );
@@ -254,7 +257,10 @@ jobs:
         .iter()
         .map(|s| s["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["failure", "skipped"]);
+    assert_eq!(statuses, ["failure", "success", "skipped"]);
+    let log = repo.job_log(&sha, "ci.limited");
+    assert!(log.contains("cleanup job.status=failure"), "{log}");
+    assert!(!log.contains("plain-42"), "{log}");
 }
 
 fn interrupt_cancels_run(signal: libc::c_int, seed: u32) {
@@ -311,6 +317,211 @@ fn ctrl_c_cancels_and_kills() {
 #[test]
 fn sigterm_cancels_and_kills() {
     interrupt_cancels_run(libc::SIGTERM, 4);
+}
+
+/// Starts `htci run` in its own process group, as a shell starts a
+/// foreground job, so a test can send signals the way a terminal does.
+fn spawn_in_own_group(repo: &TestRepo) -> Child {
+    let path = repo.repo.to_string_lossy().into_owned();
+    repo.command(&["run", &path])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("htci starts")
+}
+
+/// Sends `signal` to the process group of `child`, as a terminal sends ^C
+/// to its foreground job.
+fn signal_group(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill only sends a signal, to the group this test started.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), signal) };
+}
+
+/// Waits for `child` to exit and returns its exit code.
+fn exit_code(child: &mut Child, limit: Duration) -> Option<i32> {
+    let mut status = None;
+    let exited = wait_for(limit, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(exited, "htci did not exit within {limit:?}");
+    status.unwrap().code()
+}
+
+/// Returns the statuses of a job's steps, in order.
+fn step_statuses(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn terminal_ctrl_c_runs_cleanup_steps() {
+    // The running step would exit 3 on SIGINT: it must not see the
+    // terminal's ^C, only htci's cancellation.
+    let sleeper = marker(11);
+    let repo = TestRepo::with_workflow(
+        &r#"
+on: push
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Sleeps
+        run: |
+          trap 'exit 3' INT
+          sleep @MARKER@ &
+          wait $!
+      - name: Plain
+        run: echo "plain-$((40 + 2))"
+      - name: Always
+        if: always()
+        run: echo "always job.status=${{ job.status }}"
+      - name: On cancel
+        if: cancelled()
+        run: echo "cancelled-step ran"
+      - name: On failure
+        if: failure()
+        run: echo "failure-$((40 + 2))"
+  later:
+    needs: work
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo never
+"#
+        .replace("@MARKER@", &sleeper),
+    );
+    let sha = repo.head();
+    let pattern = format!("sleep {sleeper}");
+
+    let mut child = spawn_in_own_group(&repo);
+    assert!(
+        wait_for(Duration::from_secs(30), || processes_with(&pattern).len()
+            == 1),
+        "the step never started"
+    );
+    signal_group(&child, libc::SIGINT);
+    assert_eq!(exit_code(&mut child, Duration::from_secs(30)), Some(1));
+    assert_eq!(processes_with(&pattern), Vec::<u32>::new());
+
+    assert_eq!(repo.result(&sha)["status"], "cancelled");
+    let job = repo.job(&sha, "ci.work");
+    assert_eq!(job["status"], "cancelled");
+    assert_eq!(
+        step_statuses(&job),
+        ["cancelled", "cancelled", "success", "success", "cancelled"]
+    );
+    assert_eq!(step(&job, "Sleeps")["exit_code"], Value::Null);
+    assert_eq!(repo.job(&sha, "ci.later")["status"], "cancelled");
+
+    let log = repo.job_log(&sha, "ci.work");
+    assert!(log.contains("always job.status=cancelled"), "{log}");
+    assert!(log.contains("cancelled-step ran"), "{log}");
+    assert!(!log.contains("plain-42"), "{log}");
+    assert!(!log.contains("failure-42"), "{log}");
+}
+
+#[test]
+fn second_ctrl_c_kills_cleanup_step() {
+    let sleeper = marker(12);
+    let cleaner = marker(13);
+    let repo = TestRepo::with_workflow(
+        &r#"
+on: push
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Sleeps
+        run: sleep @SLEEPER@
+      - name: Slow cleanup
+        if: always()
+        run: |
+          sleep @CLEANER@ &
+          sleep @CLEANER@
+      - name: Next cleanup
+        if: always()
+        run: echo "next-$((40 + 2))"
+"#
+        .replace("@SLEEPER@", &sleeper)
+        .replace("@CLEANER@", &cleaner),
+    );
+    let sha = repo.head();
+
+    let mut child = spawn_in_own_group(&repo);
+    assert!(
+        wait_for(Duration::from_secs(30), || processes_with(&format!(
+            "sleep {sleeper}"
+        ))
+        .len()
+            == 1),
+        "the step never started"
+    );
+    signal_group(&child, libc::SIGINT);
+    let cleanup = format!("sleep {cleaner}");
+    assert!(
+        wait_for(Duration::from_secs(30), || processes_with(&cleanup).len()
+            == 2),
+        "the cleanup step never started"
+    );
+    signal_group(&child, libc::SIGINT);
+    assert_eq!(exit_code(&mut child, Duration::from_secs(30)), Some(1));
+    assert_eq!(processes_with(&cleanup), Vec::<u32>::new());
+
+    let job = repo.job(&sha, "ci.work");
+    assert_eq!(job["status"], "cancelled");
+    assert_eq!(step_statuses(&job), ["cancelled", "cancelled", "cancelled"]);
+    let log = repo.job_log(&sha, "ci.work");
+    assert!(log.contains("Ctrl-C was pressed again"), "{log}");
+    assert!(!log.contains("next-42"), "{log}");
+}
+
+#[test]
+fn running_always_step_survives_cancel() {
+    // GitHub re-evaluates the `if:` of the running step on cancellation;
+    // `always()` still holds, so the step runs to its end.
+    let sleeper = marker(14);
+    let repo = TestRepo::with_workflow(
+        &r#"
+on: push
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Survivor
+        if: always()
+        run: |
+          sleep 4.@MARKER@
+          echo "survivor-$((40 + 2))"
+      - name: After
+        run: echo "after-$((40 + 2))"
+"#
+        .replace("@MARKER@", &sleeper),
+    );
+    let sha = repo.head();
+
+    let mut child = spawn_in_own_group(&repo);
+    assert!(
+        wait_for(Duration::from_secs(30), || processes_with(&format!(
+            "sleep 4.{sleeper}"
+        ))
+        .len()
+            == 1),
+        "the step never started"
+    );
+    signal_group(&child, libc::SIGINT);
+    assert_eq!(exit_code(&mut child, Duration::from_secs(60)), Some(1));
+
+    let job = repo.job(&sha, "ci.work");
+    assert_eq!(job["status"], "cancelled");
+    assert_eq!(step_statuses(&job), ["success", "cancelled"]);
+    let log = repo.job_log(&sha, "ci.work");
+    assert!(log.contains("survivor-42"), "{log}");
+    assert!(!log.contains("after-42"), "{log}");
 }
 
 /// Reads every file of the working tree (outside .git) with its bytes.

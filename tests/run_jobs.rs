@@ -183,43 +183,96 @@ jobs:
     }
 }
 
+/// Reads a timestamp of a stored job result.
+fn timestamp(job: &serde_json::Value, field: &str) -> time::OffsetDateTime {
+    let text = job[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {job:#}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("parse {field} {text:?}: {e}"))
+}
+
 #[test]
 fn independent_jobs_run_in_parallel() {
-    if run_support::host_only("the jobs meet in a host directory that sandboxed steps cannot see") {
-        return;
-    }
-    let repo = TestRepo::new();
-    let meeting = repo.root.join("meeting");
-    repo.write(
-        ".github/workflows/ci.yml",
-        &r#"
-on: push
-jobs:
-  left:
-    runs-on: ubuntu-latest
-    steps:
-      - run: |
-          touch "@DIR@/left"
-          for i in $(seq 400); do test -e "@DIR@/right" && exit 0; sleep 0.05; done
-          exit 1
-  right:
-    runs-on: ubuntu-latest
-    steps:
-      - run: |
-          touch "@DIR@/right"
-          for i in $(seq 400); do test -e "@DIR@/left" && exit 0; sleep 0.05; done
-          exit 1
-"#
-        .replace("@DIR@", meeting.to_str().unwrap()),
-    );
-    std::fs::create_dir_all(&meeting).unwrap();
-    let sha = repo.commit("Add the workflow");
+    // Each job sleeps, so jobs that run one after the other cannot
+    // overlap, whatever the load; the check reads the stored times, so it
+    // works for sandboxed steps too.
+    let job = "\n    runs-on: ubuntu-latest\n    steps:\n      - run: sleep 1\n";
+    let repo = TestRepo::with_workflow(&format!("on: push\njobs:\n  left:{job}  right:{job}"));
+    let sha = repo.head();
     repo.set_limits(&[("max_concurrent_jobs", 2)]);
 
     let output = repo.run(&[]);
     assert_eq!(output.code, 0, "{}", output.all());
-    assert_eq!(repo.job(&sha, "ci.left")["status"], "success");
-    assert_eq!(repo.job(&sha, "ci.right")["status"], "success");
+    let left = repo.job(&sha, "ci.left");
+    let right = repo.job(&sha, "ci.right");
+    assert_eq!(left["status"], "success");
+    assert_eq!(right["status"], "success");
+    assert!(
+        timestamp(&left, "started_at") < timestamp(&right, "finished_at"),
+        "left started after right finished: {left:#} {right:#}"
+    );
+    assert!(
+        timestamp(&right, "started_at") < timestamp(&left, "finished_at"),
+        "right started after left finished: {left:#} {right:#}"
+    );
+}
+
+#[test]
+fn serial_jobs_do_not_overlap() {
+    // The same check with one job at a time, so the check above can fail.
+    let job = "\n    runs-on: ubuntu-latest\n    steps:\n      - run: sleep 1\n";
+    let repo = TestRepo::with_workflow(&format!("on: push\njobs:\n  left:{job}  right:{job}"));
+    let sha = repo.head();
+    repo.set_limits(&[("max_concurrent_jobs", 1)]);
+
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    let left = repo.job(&sha, "ci.left");
+    let right = repo.job(&sha, "ci.right");
+    let overlap = timestamp(&left, "started_at") < timestamp(&right, "finished_at")
+        && timestamp(&right, "started_at") < timestamp(&left, "finished_at");
+    assert!(!overlap, "serial jobs overlapped: {left:#} {right:#}");
+}
+
+#[test]
+fn job_continue_on_error_passes_the_run() {
+    // GitHub: a failed job with `continue-on-error: true` keeps its
+    // `failure` conclusion, the run passes, and jobs that need it read
+    // `needs.<id>.result` as `success`.
+    let repo = TestRepo::with_workflow(
+        r#"
+on: push
+jobs:
+  allowed:
+    runs-on: ubuntu-latest
+    continue-on-error: true
+    steps:
+      - run: exit 4
+  after:
+    needs: allowed
+    runs-on: ubuntu-latest
+    outputs:
+      seen: ${{ steps.read.outputs.seen }}
+    steps:
+      - id: read
+        run: echo "seen=${{ needs.allowed.result }}" >> "$GITHUB_OUTPUT"
+"#,
+    );
+    let sha = repo.head();
+    let output = repo.run(&["--json"]);
+    assert_eq!(output.code, 0, "{}", output.all());
+
+    let allowed = repo.job(&sha, "ci.allowed");
+    assert_eq!(allowed["status"], "failure");
+    assert_eq!(allowed["steps"][0]["exit_code"], 4);
+    let after = repo.job(&sha, "ci.after");
+    assert_eq!(after["status"], "success");
+    assert_eq!(after["outputs"], json!({"seen": "success"}));
+
+    let summary: serde_json::Value = serde_json::from_str(output.stdout.trim()).unwrap();
+    assert_eq!(summary["success"], true, "{}", output.stdout);
+    assert_eq!(summary["status"], "success", "{}", output.stdout);
 }
 
 #[test]
@@ -294,4 +347,83 @@ jobs:
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
+}
+
+#[test]
+fn matrix_expressions_reach_the_legs() {
+    // `${{ }}` in matrix list values and include rows is evaluated before
+    // the legs start. A matrix read from a job output is data: the `${{`
+    // that the output contains stays text in the leg's matrix and name.
+    let repo = TestRepo::with_workflow(
+        r#"
+on: push
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    outputs:
+      grid: ${{ steps.grid.outputs.grid }}
+    steps:
+      - id: grid
+        # printf builds the `${{` so that the script itself has none.
+        run: |
+          printf 'grid={"tool":["lint","$%s github.event_name }}"],"include":[{"tool":"lint","level":2}]}\n' '{{' >> "$GITHUB_OUTPUT"
+  evaluated:
+    runs-on: ubuntu-latest
+    outputs:
+      seen: ${{ steps.read.outputs.seen }}
+    strategy:
+      matrix:
+        event: ['${{ github.event_name }}']
+        include:
+          - event: '${{ github.event_name }}'
+            branch: 'on ${{ github.ref_name }}'
+    steps:
+      - id: read
+        env:
+          EVENT: ${{ matrix.event }}
+          BRANCH: ${{ matrix.branch }}
+        run: echo "seen=$EVENT $BRANCH" >> "$GITHUB_OUTPUT"
+  from-output:
+    needs: setup
+    runs-on: ubuntu-latest
+    outputs:
+      seen: ${{ steps.read.outputs.seen }}
+    strategy:
+      matrix: ${{ fromJSON(needs.setup.outputs.grid) }}
+    steps:
+      - id: read
+        env:
+          TOOL: ${{ matrix.tool }}
+          LEVEL: ${{ matrix.level }}
+        run: echo "seen=$TOOL/$LEVEL/${{ strategy.job-index }}" >> "$GITHUB_OUTPUT"
+"#,
+    );
+    let sha = repo.head();
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 0, "{}", output.all());
+
+    let evaluated = repo.job(&sha, "ci.evaluated.1");
+    assert_eq!(evaluated["status"], "success");
+    assert_eq!(
+        evaluated["matrix"],
+        json!({"event": "push", "branch": "on main"})
+    );
+    assert_eq!(evaluated["outputs"], json!({"seen": "push on main"}));
+    assert_eq!(evaluated["job_name"], "evaluated (push, on main)");
+
+    let lint = repo.job(&sha, "ci.from-output.1");
+    assert_eq!(lint["status"], "success");
+    assert_eq!(lint["matrix"], json!({"tool": "lint", "level": 2}));
+    assert_eq!(lint["outputs"], json!({"seen": "lint/2/0"}));
+    assert_eq!(lint["job_name"], "from-output (lint, 2)");
+
+    let literal = repo.job(&sha, "ci.from-output.2");
+    assert_eq!(literal["status"], "success");
+    let text = "${{ github.event_name }}";
+    assert_eq!(literal["matrix"], json!({ "tool": text }));
+    assert_eq!(literal["outputs"], json!({ "seen": format!("{text}//1") }));
+    assert_eq!(literal["job_name"], format!("from-output ({text})"));
+
+    let result = repo.result(&sha);
+    assert_eq!(result["jobs"].as_array().unwrap().len(), 4);
 }

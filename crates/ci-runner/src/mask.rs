@@ -6,6 +6,10 @@
 //! registered line by line, because a process prints it line by line and
 //! the log is masked one line at a time. Steps add values at run time with
 //! the `::add-mask::VALUE` workflow command. Empty values are never masks.
+//!
+//! A line too long to hold whole arrives in pieces; [`Masker::mask_piece`]
+//! masks each piece and carries over the bytes that may still begin a
+//! value, so a value split between two pieces is masked too.
 
 use std::sync::{Arc, RwLock};
 
@@ -56,6 +60,49 @@ impl Masker {
         masked
     }
 
+    /// Masks `piece`, the next part of a line whose earlier parts were
+    /// masked by this method with the same `carry`. Unless `line_end`, the
+    /// bytes from the first position where a registered value may start
+    /// but is not yet complete (and a trailing incomplete UTF-8 character)
+    /// stay in `carry`, shorter than the longest value, for the next call.
+    /// Values are replaced leftmost first, the longest at each position.
+    pub fn mask_piece(&self, carry: &mut Vec<u8>, piece: &[u8], line_end: bool) -> String {
+        let mut bytes = std::mem::take(carry);
+        bytes.extend_from_slice(piece);
+        let values = self.values.read().unwrap_or_else(|e| e.into_inner());
+
+        let scan_end = if line_end {
+            bytes.len()
+        } else {
+            complete_utf8_len(&bytes)
+        };
+        let mut output = Vec::with_capacity(bytes.len());
+        let mut position = 0;
+        while position < scan_end {
+            let rest = &bytes[position..scan_end];
+            let may_continue = !line_end
+                && values
+                    .iter()
+                    .any(|v| v.len() > rest.len() && v.as_bytes().starts_with(rest));
+            if may_continue {
+                break;
+            }
+            // Sorted longest first, so the first match is the longest.
+            match values.iter().find(|v| rest.starts_with(v.as_bytes())) {
+                Some(value) => {
+                    output.extend_from_slice(MASK.as_bytes());
+                    position += value.len();
+                }
+                None => {
+                    output.push(bytes[position]);
+                    position += 1;
+                }
+            }
+        }
+        *carry = bytes.split_off(position);
+        String::from_utf8_lossy(&output).into_owned()
+    }
+
     /// Masks every string inside a JSON value, keys included.
     pub fn mask_json(&self, value: &serde_json::Value) -> serde_json::Value {
         use serde_json::Value;
@@ -71,6 +118,26 @@ impl Masker {
             other => other.clone(),
         }
     }
+}
+
+/// Returns the length of `bytes` without a UTF-8 character that is cut
+/// off at the end.
+fn complete_utf8_len(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(4) {
+        let byte = bytes[len - back];
+        if byte & 0b1100_0000 == 0b1000_0000 {
+            continue;
+        }
+        let needed = match byte {
+            0xf0..=0xff => 4,
+            0xe0..=0xef => 3,
+            0xc0..=0xdf => 2,
+            _ => 1,
+        };
+        return if needed > back { len - back } else { len };
+    }
+    len
 }
 
 #[cfg(test)]
@@ -124,6 +191,72 @@ mod tests {
         assert_eq!(
             masker.mask_json(&value),
             serde_json::json!({"a": ["***", 1], "***": "x"})
+        );
+    }
+
+    /// Feeds `pieces` through [`Masker::mask_piece`] and joins the output.
+    fn mask_in_pieces(masker: &Masker, pieces: &[&[u8]]) -> String {
+        let mut carry = Vec::new();
+        let mut output = String::new();
+        for (index, piece) in pieces.iter().enumerate() {
+            let last = index + 1 == pieces.len();
+            output.push_str(&masker.mask_piece(&mut carry, piece, last));
+        }
+        assert!(carry.is_empty());
+        output
+    }
+
+    #[test]
+    fn piece_split_inside_value_is_masked() {
+        let masker = Masker::new();
+        masker.add("topsecret");
+        for cut in 0..=11 {
+            let text = b"a topsecret";
+            let (first, second) = text.split_at(cut);
+            assert_eq!(
+                mask_in_pieces(&masker, &[first, second]),
+                "a ***",
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn value_one_byte_per_piece_is_masked() {
+        let masker = Masker::new();
+        masker.add("hunter2");
+        let text = b"x hunter2 y hunter";
+        let pieces: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(mask_in_pieces(&masker, &pieces), "x *** y hunter");
+    }
+
+    #[test]
+    fn piece_carry_holds_only_a_possible_start() {
+        let masker = Masker::new();
+        masker.add("secret");
+        let mut carry = Vec::new();
+        assert_eq!(masker.mask_piece(&mut carry, b"plain sec", false), "plain ");
+        assert_eq!(carry, b"sec");
+        assert_eq!(masker.mask_piece(&mut carry, b"ond", false), "second");
+        assert_eq!(carry, b"");
+    }
+
+    #[test]
+    fn piece_masks_longest_value_across_pieces() {
+        let masker = Masker::new();
+        masker.add("ab");
+        masker.add("abcd");
+        assert_eq!(mask_in_pieces(&masker, &[b"xab", b"cdy"]), "x***y");
+        assert_eq!(mask_in_pieces(&masker, &[b"xab", b"cy"]), "x***cy");
+    }
+
+    #[test]
+    fn piece_keeps_a_cut_utf8_character() {
+        let masker = Masker::new();
+        let text = "é".as_bytes();
+        assert_eq!(
+            mask_in_pieces(&masker, &[b"a", &text[..1], &text[1..]]),
+            "aé"
         );
     }
 }

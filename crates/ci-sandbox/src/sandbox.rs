@@ -148,6 +148,11 @@ impl Sandbox {
             })
             .stdout(stdout)
             .stderr(stderr);
+        // A sandbox that does not read the terminal gets its own process
+        // group, so a terminal's ^C reaches only the caller, which decides.
+        if stdin != StdinMode::Inherit {
+            command.process_group(0);
+        }
         let inherited = [request_read.as_raw_fd(), report_write.as_raw_fd()];
         // SAFETY: the closure only calls fcntl, which is async-signal-safe,
         // on descriptors that stay open until after the spawn.

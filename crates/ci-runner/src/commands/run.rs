@@ -94,11 +94,11 @@ impl<E: std::fmt::Display> From<E> for InputError {
     }
 }
 
-/// Set from the SIGINT/SIGTERM handler; read by a watcher thread.
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// Number of SIGINT/SIGTERM signals received; read by a watcher thread.
+static SIGNALLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALLED.store(true, Ordering::SeqCst);
+    SIGNALLED.fetch_add(1, Ordering::SeqCst);
 }
 
 pub fn execute(args: &RunArgs) -> ExitCode {
@@ -563,10 +563,16 @@ fn install_signal_handlers() -> Result<Arc<AtomicBool>, InputError> {
 
     let flag = Arc::new(AtomicBool::new(false));
     let watcher = flag.clone();
+    // The first signal cancels the run, whose cleanup steps still run; a
+    // second one kills every step at once.
     std::thread::spawn(move || {
         loop {
-            if SIGNALLED.load(Ordering::SeqCst) {
-                watcher.store(true, Ordering::SeqCst);
+            let received = SIGNALLED.load(Ordering::SeqCst);
+            if received >= 1 && !watcher.swap(true, Ordering::SeqCst) {
+                eprintln!("cancelling: steps with `if: always()` or `if: cancelled()` still run (up to 5 minutes); press Ctrl-C again to kill them");
+            }
+            if received >= 2 {
+                crate::executor::capture::request_stop_now();
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -604,8 +610,13 @@ fn run_id() -> u64 {
 
 fn print_json(finished: &Finished<'_>, result_path: Option<&Path>, failed: bool, masker: &Masker) {
     let (repo, legs, workflows) = (finished.repo, finished.legs, finished.workflows);
-    let overall =
-        Status::worst(legs.iter().map(|leg| leg.outcome.status)).unwrap_or(Status::Skipped);
+    // A failed job with `continue-on-error` does not fail the run (GitHub's
+    // `jobs.<job_id>.continue-on-error`), though its own status stays.
+    let overall = Status::worst(legs.iter().map(|leg| match leg.outcome.status {
+        Status::Failure if leg.continue_on_error => Status::Success,
+        status => status,
+    }))
+    .unwrap_or(Status::Skipped);
     let jobs: Vec<Value> = legs
         .iter()
         .map(|leg| {

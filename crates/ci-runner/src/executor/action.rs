@@ -257,12 +257,14 @@ fn run_composite(
     let starting_failed = inner.failed;
     inner.failed = false;
     let mut exit_code = Some(0);
+    let mut cancelled = false;
     for def in &action.steps {
         let record = step::run_step(env, state, &mut inner, def);
         log.bytes.extend_from_slice(&record.log);
         if record.status == Status::Failure {
             exit_code = record.exit_code;
         }
+        cancelled |= record.status == Status::Cancelled;
     }
     let failed = inner.failed;
     inner.failed = starting_failed || failed;
@@ -279,7 +281,9 @@ fn run_composite(
     }
 
     BodyResult {
-        outcome: if failed {
+        outcome: if cancelled {
+            Status::Cancelled
+        } else if failed {
             Status::Failure
         } else {
             Status::Success

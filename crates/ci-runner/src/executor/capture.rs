@@ -7,14 +7,18 @@
 //! (`::add-mask::`, `::set-output`), hands the line to a sink and checks
 //! the time limit and the cancellation flags between lines. On timeout or
 //! cancellation the whole process group gets SIGTERM, then SIGKILL after a
-//! grace period.
+//! grace period. A cleanup step (see [`Cancel::for_cleanup`]) outlives the
+//! cancellation for up to [`CLEANUP_TIME`], and after [`request_stop_now`]
+//! (a second Ctrl-C) every process gets SIGKILL at once.
 
 use std::io::{BufRead, BufReader, Read};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
 
 use crate::launcher::{ExitKind, LaunchError, LaunchSpec, Launcher, Process, terminate};
 use crate::mask::Masker;
@@ -26,20 +30,85 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 /// Maximum length of output handled as one line, in bytes.
 const MAX_LINE_BYTES: u64 = 64 * 1024;
 
-/// A set of flags; the work stops when any of them is set. Used for
-/// Ctrl-C (one flag for the whole run) and `fail-fast` (one per matrix).
+/// How long steps may run after a job is cancelled: the cleanup steps
+/// (`if: always()`, `if: cancelled()`) and a running step whose `if:`
+/// still holds. GitHub allows the same 5 minutes before it forcibly ends
+/// a cancelled job's steps.
+pub const CLEANUP_TIME: Duration = Duration::from_secs(5 * 60);
+
+/// Set by a second Ctrl-C: every process is killed at once and no
+/// cleanup step runs.
+static STOP_NOW: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
+
+/// Makes every [`Cancel`] built with [`Cancel::new`] kill its process at
+/// once, with SIGKILL and without cleanup steps.
+pub fn request_stop_now() {
+    STOP_NOW.store(true, Ordering::SeqCst);
+}
+
+/// The cancellation state of one job. The job is cancelled when any of
+/// its flags is set: one for Ctrl-C (shared by the whole run) and one for
+/// `fail-fast` (shared by a matrix). Clones share the state.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel {
     flags: Vec<Arc<AtomicBool>>,
+    stop_now: Arc<AtomicBool>,
+    /// When this job first saw the cancellation; the cleanup time counts
+    /// from here.
+    seen_at: Arc<OnceLock<Instant>>,
+    /// Whether a process supervised with this value keeps running after
+    /// the cancellation, until [`CLEANUP_TIME`] has passed.
+    cleanup: bool,
 }
 
 impl Cancel {
     pub fn new(flags: Vec<Arc<AtomicBool>>) -> Self {
-        Self { flags }
+        Self {
+            flags,
+            stop_now: STOP_NOW.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// Returns the same state for a cleanup step, which a cancellation
+    /// does not stop before [`CLEANUP_TIME`] has passed.
+    pub fn for_cleanup(&self) -> Self {
+        Self {
+            cleanup: true,
+            ..self.clone()
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.flags.iter().any(|flag| flag.load(Ordering::SeqCst))
+        self.stop_now() || self.flags.iter().any(|flag| flag.load(Ordering::SeqCst))
+    }
+
+    /// Returns whether processes must be killed at once (second Ctrl-C).
+    pub fn stop_now(&self) -> bool {
+        self.stop_now.load(Ordering::SeqCst)
+    }
+
+    /// Returns when this job first saw the cancellation, or `None` while
+    /// it is not cancelled. The first call after the cancellation records
+    /// the time.
+    pub fn cancelled_since(&self) -> Option<Instant> {
+        if !self.is_cancelled() {
+            return None;
+        }
+        Some(*self.seen_at.get_or_init(Instant::now))
+    }
+
+    /// Returns why a supervised process must stop now, if it must.
+    fn stop_reason(&self, started: Instant, time_limit: Duration) -> Option<Ending> {
+        if let Some(since) = self.cancelled_since()
+            && (!self.cleanup || self.stop_now() || since.elapsed() >= CLEANUP_TIME)
+        {
+            return Some(Ending::Cancelled);
+        }
+        if started.elapsed() >= time_limit {
+            return Some(Ending::TimedOut);
+        }
+        None
     }
 }
 
@@ -74,14 +143,15 @@ pub fn run_captured(
 
     // Bounded, so a process that prints faster than the log is written
     // waits on its pipe instead of filling memory.
-    let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(1024);
+    let (sender, receiver) = mpsc::sync_channel::<Piece>(1024);
     let mut readers = Vec::new();
-    for pipe in [process.take_stdout(), process.take_stderr()]
+    for (stream, pipe) in [process.take_stdout(), process.take_stderr()]
         .into_iter()
-        .flatten()
+        .enumerate()
     {
+        let Some(pipe) = pipe else { continue };
         let sender = sender.clone();
-        readers.push(thread::spawn(move || read_lines(pipe, sender)));
+        readers.push(thread::spawn(move || read_lines(stream, pipe, sender)));
     }
     drop(sender);
 
@@ -91,17 +161,27 @@ pub fn run_captured(
     let mut exited_at: Option<Instant> = None;
     let mut ending: Option<Ending> = None;
 
-    let mut deliver = |bytes: Vec<u8>, commands: &mut WorkflowCommands| {
-        let line = String::from_utf8_lossy(&bytes);
-        let line = line.trim_end_matches(['\n', '\r']);
-        commands.apply(line, masker);
-        sink(&masker.mask(line));
+    let mut lines = LineAssembler::default();
+    let mut deliver = |piece: Piece, commands: &mut WorkflowCommands| {
+        // Commands are read from the raw start of a line, before masking.
+        if !lines.in_line[piece.stream.min(1)] {
+            commands.apply(
+                &String::from_utf8_lossy(trim_line_end(&piece.bytes)),
+                masker,
+            );
+        }
+        let text = lines.mask(&piece, masker);
+        // A piece held back whole, waiting for the rest of a value, has
+        // nothing to show yet.
+        if !text.is_empty() || piece.line_end {
+            sink(&text);
+        }
     };
 
     let mut poll_pause = Duration::from_micros(250);
     loop {
         match receiver.recv_timeout(Duration::from_millis(50)) {
-            Ok(bytes) => deliver(bytes, &mut commands),
+            Ok(piece) => deliver(piece, &mut commands),
             Err(RecvTimeoutError::Disconnected) if exit.is_some() => break,
             // Both pipes are closed but the process has not been reaped: it
             // is exiting, or it closed its output and runs on. Poll with a
@@ -131,24 +211,27 @@ pub fn run_captured(
 
         // Checked after every line too, so a process that floods its
         // output still meets its time limit.
-        let stop = if cancel.is_cancelled() {
-            Some(Ending::Cancelled)
-        } else if started.elapsed() >= time_limit {
-            Some(Ending::TimedOut)
-        } else {
-            None
-        };
-        if let Some(stop) = stop {
-            terminate(process.as_mut());
+        if let Some(stop) = cancel.stop_reason(started, time_limit) {
+            if cancel.stop_now() {
+                process.signal_group(Signal::SIGKILL);
+            } else {
+                terminate(process.as_mut());
+            }
             ending = Some(stop);
             exit = wait_briefly(process.as_mut())?.or(Some(ExitKind::Signal(9)));
             exited_at = Some(Instant::now());
         }
     }
-    while let Ok(bytes) = receiver.try_recv() {
-        deliver(bytes, &mut commands);
+    while let Ok(piece) = receiver.try_recv() {
+        deliver(piece, &mut commands);
     }
 
+    // A step that ended by itself while its job was being cancelled (for
+    // example on the same ^C) counts as cancelled, unless it is a cleanup
+    // step, which runs to its own end.
+    if ending.is_none() && !cancel.cleanup && cancel.is_cancelled() {
+        ending = Some(Ending::Cancelled);
+    }
     let ending = ending.unwrap_or(Ending::Exited(exit.unwrap_or(ExitKind::Code(1))));
     Ok(Captured {
         ending,
@@ -169,24 +252,75 @@ fn wait_briefly(process: &mut dyn Process) -> Result<Option<ExitKind>, LaunchErr
     Ok(None)
 }
 
+/// A piece of one output stream: a whole line, or part of a line longer
+/// than [`MAX_LINE_BYTES`].
+struct Piece {
+    /// 0 for stdout, 1 for stderr.
+    stream: usize,
+    bytes: Vec<u8>,
+    /// Whether the piece ends its line: a newline or the end of the output.
+    line_end: bool,
+}
+
 /// Sends each line of `pipe`. A line longer than [`MAX_LINE_BYTES`] is
 /// sent in pieces of that size, so output without newlines cannot grow a
 /// buffer without bound.
-// NOTE: a secret that straddles two pieces of such a line is not masked.
-fn read_lines(pipe: Box<dyn Read + Send>, sender: mpsc::SyncSender<Vec<u8>>) {
+fn read_lines(stream: usize, pipe: Box<dyn Read + Send>, sender: mpsc::SyncSender<Piece>) {
     let mut reader = BufReader::new(pipe);
+    let mut in_line = false;
     loop {
-        let mut line = Vec::new();
+        let mut bytes = Vec::new();
         let mut limited = (&mut reader).take(MAX_LINE_BYTES);
-        match limited.read_until(b'\n', &mut line) {
+        let line_end = match limited.read_until(b'\n', &mut bytes) {
+            // An output that ends right after a full piece still ends its
+            // line, so the carry of that line is shown.
+            Ok(0) | Err(_) if in_line => true,
             Ok(0) | Err(_) => return,
-            Ok(_) => {
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
+            Ok(read) => bytes.ends_with(b"\n") || (read as u64) < MAX_LINE_BYTES,
+        };
+        in_line = !line_end;
+        let piece = Piece {
+            stream,
+            bytes,
+            line_end,
+        };
+        if sender.send(piece).is_err() {
+            return;
         }
     }
+}
+
+/// Turns the pieces of both streams into masked lines. Pieces of one
+/// long line are masked together through a carry, so a secret split
+/// between two pieces is still masked.
+#[derive(Default)]
+struct LineAssembler {
+    /// Unmasked bytes held back from the last piece of each stream.
+    carry: [Vec<u8>; 2],
+    /// Whether the next piece of each stream continues a line.
+    in_line: [bool; 2],
+}
+
+impl LineAssembler {
+    /// Returns the masked text of `piece` that can be shown now.
+    fn mask(&mut self, piece: &Piece, masker: &Masker) -> String {
+        let stream = piece.stream.min(1);
+        let starts_line = !self.in_line[stream];
+        self.in_line[stream] = !piece.line_end;
+        let bytes = trim_line_end(&piece.bytes);
+        if starts_line && piece.line_end {
+            return masker.mask(&String::from_utf8_lossy(bytes));
+        }
+        masker.mask_piece(&mut self.carry[stream], bytes, piece.line_end)
+    }
+}
+
+fn trim_line_end(bytes: &[u8]) -> &[u8] {
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    &bytes[..end]
 }
 
 /// Workflow commands seen in a step's output.
@@ -335,5 +469,59 @@ mod tests {
         )
         .unwrap();
         assert_eq!(captured.ending, Ending::Cancelled);
+    }
+
+    #[test]
+    fn secret_across_piece_boundary_masked() {
+        // Every split of `topsecret` by the 64 KiB piece boundary.
+        for before in 65528..=65536 {
+            let script = format!("head -c {before} /dev/zero | tr '\\0' a; printf 'topsecret!\\n'");
+            let (_, lines) = run(&script, Duration::from_secs(10));
+            let joined = lines.concat();
+            assert!(!joined.contains("topsecret"), "split after {before}");
+            assert!(!joined.contains("topsec"), "split after {before}");
+            assert!(joined.ends_with("a***!"), "split after {before}");
+            assert_eq!(joined.len(), before + 4, "split after {before}");
+        }
+    }
+
+    #[test]
+    fn multi_line_secret_across_pieces_masked() {
+        let masker = Masker::new();
+        masker.add("first-part-of-it\nsecond-part-of-it");
+        let mut lines = Vec::new();
+        let script = "head -c 65530 /dev/zero | tr '\\0' a; \
+                      printf 'first-part-of-it\\nsecond-part-of-it\\n'";
+        run_captured(
+            &HostLauncher,
+            &spec(script),
+            &masker,
+            Duration::from_secs(10),
+            &Cancel::default(),
+            &mut |line| lines.push(line.to_string()),
+        )
+        .unwrap();
+        let pieces: Vec<String> = lines.iter().map(|l| l.replace('a', "")).collect();
+        assert_eq!(pieces, ["", "***", "***"]);
+        assert_eq!(lines[0].len() + lines[1].len(), 65530 + 3);
+    }
+
+    #[test]
+    fn secret_printed_by_character_masked() {
+        let script = "for c in t o p s e c r e t; do printf %s $c; sleep 0.01; done; echo";
+        let (_, lines) = run(script, Duration::from_secs(10));
+        assert_eq!(lines, ["***"]);
+    }
+
+    #[test]
+    fn output_ending_at_piece_boundary_flushes_carry() {
+        // 65536 - 3 bytes of `a`, then `top`: the piece ends inside what
+        // could become `topsecret`, and the output ends there.
+        let (_, lines) = run(
+            "head -c 65533 /dev/zero | tr '\\0' a; printf top",
+            Duration::from_secs(10),
+        );
+        assert_eq!(lines.concat().len(), 65536);
+        assert!(lines.concat().ends_with("atop"));
     }
 }

@@ -9,7 +9,7 @@ use ci_core::status::Status;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::capture::Cancel;
+use super::capture::{CLEANUP_TIME, Cancel};
 use super::contexts::{self, RunInfo, WorkflowInfo};
 use super::eval::{self, Contexts};
 use super::file_commands::{self, StepFiles};
@@ -72,7 +72,13 @@ pub struct JobState {
     pub standard_env: Vec<(String, String)>,
     pub failed: bool,
     pub timed_out: bool,
+    /// Whether the job saw the run's cancellation (Ctrl-C or fail-fast)
+    /// before its last step ended; the job then ends `cancelled`.
+    pub cancelled: bool,
     pub deadline: Instant,
+    /// End of the cleanup time after a cancellation or a job timeout, for
+    /// the steps that still run.
+    pub cleanup_deadline: Option<Instant>,
     /// Processes of finished steps, whose groups may still hold
     /// background processes.
     pub finished_processes: Vec<Box<dyn Process>>,
@@ -144,15 +150,47 @@ impl JobState {
             let action_path = scope.action_path.clone().unwrap_or_default();
             github.insert("action_path".into(), Value::String(action_path));
         }
-        if (self.failed || scope.failed)
-            && let Some(Value::Object(job)) = contexts.map.get_mut("job")
-        {
-            job.insert("status".into(), Value::String("failure".into()));
+        if let Some(Value::Object(job)) = contexts.map.get_mut("job") {
+            job.insert(
+                "status".into(),
+                Value::String(self.job_status(scope).into()),
+            );
         }
         if let Some(inputs) = &scope.inputs {
             contexts.set("inputs", inputs.clone());
         }
         contexts
+    }
+
+    /// Returns `job.status` at this point: `cancelled` once the job saw
+    /// the cancellation, else `failure` once a step failed.
+    pub fn job_status(&self, scope: &Scope) -> &'static str {
+        if self.cancelled {
+            "cancelled"
+        } else if self.failed || scope.failed {
+            "failure"
+        } else {
+            "success"
+        }
+    }
+
+    /// Returns whether the job is stopping: cancelled or timed out. Only
+    /// steps whose `if:` holds then still run, within the cleanup time.
+    pub fn stopping(&self) -> bool {
+        self.cancelled || self.timed_out
+    }
+
+    /// Notes a cancellation or timeout seen before a step and starts the
+    /// cleanup time.
+    pub fn observe_stop(&mut self, cancel: &Cancel) {
+        if let Some(since) = cancel.cancelled_since() {
+            self.cancelled = true;
+            let end = since + CLEANUP_TIME;
+            self.cleanup_deadline = Some(self.cleanup_deadline.map_or(end, |d| d.min(end)));
+        }
+        if self.timed_out && self.cleanup_deadline.is_none() {
+            self.cleanup_deadline = Some(Instant::now() + CLEANUP_TIME);
+        }
     }
 
     /// Builds the `PATH` of a step: `GITHUB_PATH` additions before the
@@ -269,7 +307,9 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         standard_env: Vec::new(),
         failed: false,
         timed_out: false,
+        cancelled: false,
         deadline: started + plan.timeout,
+        cleanup_deadline: None,
         finished_processes: Vec::new(),
         log: Vec::new(),
         summary: String::new(),
@@ -306,7 +346,8 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
 
     // A job that finished all its steps before a cancellation (Ctrl-C, or
     // fail-fast from another leg) keeps its own status.
-    let cancelled = records.iter().any(|r| r.status == Status::Cancelled)
+    let cancelled = state.cancelled
+        || records.iter().any(|r| r.status == Status::Cancelled)
         || (records.is_empty() && env.cancel.is_cancelled());
     let status = if cancelled {
         Status::Cancelled
@@ -399,7 +440,7 @@ fn evaluate_outputs(
     state: &mut JobState,
 ) -> BTreeMap<String, String> {
     let mut contexts = state.contexts.clone();
-    let job_status = if state.failed { "failure" } else { "success" };
+    let job_status = state.job_status(&step::Scope::default());
     if let Some(Value::Object(job)) = contexts.map.get_mut("job") {
         job.insert("status".into(), Value::String(job_status.into()));
     }

@@ -23,6 +23,9 @@ pub struct RunScript<'a> {
     pub shell: Option<&'a str>,
     pub working_directory: Option<&'a str>,
     pub time_limit: Duration,
+    /// Whether a cancellation lets the step run on for the cleanup time:
+    /// it runs after the job stopped, or its `if:` holds after one.
+    pub cleanup: bool,
 }
 
 /// Runs a `run:` script and reads back the step's files.
@@ -62,13 +65,18 @@ pub fn run_script(
         working_dir: prepared.working_dir,
     };
 
+    let cancel = if script.cleanup {
+        env.cancel.for_cleanup()
+    } else {
+        env.cancel.clone()
+    };
     let mut lines = Vec::new();
     let captured = capture::run_captured(
         env.launcher.as_ref(),
         &spec,
         &env.masker,
         script.time_limit,
-        &env.cancel,
+        &cancel,
         &mut |line| {
             env.console.log(&env.display_name, &log.name, line);
             lines.push(line.to_string());
@@ -103,13 +111,16 @@ pub fn run_script(
             }
             BodyResult::failure(None)
         }
+        Ending::Cancelled if script.cleanup => {
+            let minutes = capture::CLEANUP_TIME.as_secs() / 60;
+            log.error(&format!(
+                "the step was killed: Ctrl-C was pressed again, or it ran past the {minutes} minutes that steps get after a cancellation"
+            ));
+            cancelled()
+        }
         Ending::Cancelled => {
             log.error("the run was cancelled");
-            BodyResult {
-                outcome: Status::Cancelled,
-                exit_code: None,
-                outputs: BTreeMap::new(),
-            }
+            cancelled()
         }
     };
 
@@ -120,6 +131,14 @@ pub fn run_script(
         result.outcome = Status::Failure;
     }
     result
+}
+
+fn cancelled() -> BodyResult {
+    BodyResult {
+        outcome: Status::Cancelled,
+        exit_code: None,
+        outputs: BTreeMap::new(),
+    }
 }
 
 struct PreparedScript {

@@ -270,8 +270,10 @@ pub fn run_step(
     let started = Instant::now();
     state.current_action = action_name(def, state);
     let _span = tracing::debug_span!("step", action = %state.current_action).entered();
+    state.observe_stop(&env.cancel);
     let mut contexts = state.step_contexts(scope, &[]);
-    let status_state = eval::after_steps(scope.failed || state.failed, env.cancel.is_cancelled());
+    let failed = scope.failed || state.failed;
+    let status_state = eval::after_steps(failed, state.stopping());
 
     let name = match &def.name {
         Some(template) => eval::template(template, &contexts).unwrap_or_else(|_| template.clone()),
@@ -284,18 +286,19 @@ pub fn run_step(
         bytes: Vec::new(),
     };
 
-    // NOTE: after Ctrl-C or a job timeout no further step runs, not even
-    // one with `if: always()` or `if: cancelled()` as GitHub would run.
-    let should_run = if state.timed_out || status_state.cancelled {
+    // After a cancellation or a job timeout, the default `success()` is
+    // false, so only steps such as `if: always()` or `if: cancelled()` run.
+    // A second Ctrl-C stops the job without them.
+    let condition = def.condition.as_deref().unwrap_or("success()");
+    let should_run = if env.cancel.stop_now() {
         Ok(false)
     } else {
-        let condition = def.condition.as_deref().unwrap_or("success()");
-        eval::condition(condition, &contexts, status_state.clone())
+        eval::condition(condition, &contexts, status_state)
     };
 
     let (body, continue_on_error) = match should_run {
         Ok(false) => {
-            let status = if status_state.cancelled {
+            let status = if state.cancelled || env.cancel.stop_now() {
                 Status::Cancelled
             } else {
                 Status::Skipped
@@ -454,11 +457,13 @@ fn run_body(
                     return BodyResult::failure(None);
                 }
             };
+            let failed = scope.failed || state.failed;
             let script = super::script::RunScript {
                 run,
                 shell: shell.as_deref(),
                 working_directory: working_directory.as_deref(),
                 time_limit,
+                cleanup: state.stopping() || runs_after_cancel(def, contexts, failed),
             };
             super::script::run_script(env, state, scope, &script, contexts, own_env, log)
         }
@@ -468,14 +473,29 @@ fn run_body(
     }
 }
 
+/// Returns whether the step's `if:` still holds once the run is
+/// cancelled, so a cancellation lets it run on as GitHub does.
+fn runs_after_cancel(def: &StepDef, contexts: &Contexts, failed: bool) -> bool {
+    let condition = def.condition.as_deref().unwrap_or("success()");
+    eval::condition(condition, contexts, eval::after_steps(failed, true)).unwrap_or(false)
+}
+
 /// Computes the step's time limit: its `timeout-minutes` (or none),
-/// capped by the time left to the job.
+/// capped by the time left to the job, or after a job timeout by the
+/// cleanup time left.
 fn step_time_limit(
     def: &StepDef,
     contexts: &Contexts,
     state: &JobState,
 ) -> Result<Duration, eval::EvalError> {
-    let job_left = state.deadline.saturating_duration_since(Instant::now());
+    let now = Instant::now();
+    let mut job_left = state.deadline.saturating_duration_since(now);
+    if state.timed_out {
+        job_left = Duration::MAX;
+    }
+    if let Some(deadline) = state.cleanup_deadline {
+        job_left = job_left.min(deadline.saturating_duration_since(now));
+    }
     let step = flex_number(&def.timeout_minutes, contexts)?;
     Ok(match step {
         Some(minutes) if minutes.is_finite() && minutes >= 0.0 => {
