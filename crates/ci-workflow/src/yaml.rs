@@ -170,6 +170,10 @@ impl Scalar {
     }
 }
 
+fn depth_message(max_depth: usize) -> String {
+    format!("nesting is deeper than the limit of {max_depth} levels")
+}
+
 /// Returns the line and column of the byte `offset` in `text`.
 fn position_of_offset(text: &str, offset: usize) -> Position {
     let before = &text[..offset];
@@ -485,9 +489,18 @@ impl<'a> TreeBuilder<'a> {
 
     fn build(mut self) -> Result<Option<Node>, YamlError> {
         loop {
-            let (event, marker) = self.parser.next_token().map_err(|e| YamlError {
-                pos: Position::from_marker(e.marker()),
-                message: format!("invalid YAML: {}", e.info()),
+            let (event, marker) = self.parser.next_token().map_err(|e| {
+                // The scanner counts open `[` and `{` in a u8 and stops past
+                // 255, before the tree builder sees the events.
+                let message = if e.info() == "recursion limit exceeded" {
+                    depth_message(self.limits.max_depth.min(usize::from(u8::MAX)))
+                } else {
+                    format!("invalid YAML: {}", e.info())
+                };
+                YamlError {
+                    pos: Position::from_marker(e.marker()),
+                    message,
+                }
             })?;
             let pos = Position::from_marker(&marker);
 
@@ -609,10 +622,7 @@ impl<'a> TreeBuilder<'a> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(YamlError {
                 pos,
-                message: format!(
-                    "nesting is deeper than the limit of {} levels",
-                    self.limits.max_depth
-                ),
+                message: depth_message(self.limits.max_depth),
             });
         }
         Ok(())

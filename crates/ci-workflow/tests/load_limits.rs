@@ -61,7 +61,7 @@ fn deep_flow_nesting_is_an_error() {
     let text = format!("{VALID}x: {}{}\n", "[".repeat(depth), "]".repeat(depth));
     assert_eq!(
         error_lines(load_workflow_str("deep.yml", &text)),
-        ["deep.yml:7:259: error: invalid YAML: recursion limit exceeded"]
+        ["deep.yml:7:259: error: nesting is deeper than the limit of 64 levels"]
     );
 
     // 100 brackets pass the scanner and stop at the tree's depth limit.
