@@ -7,9 +7,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Integration tests that run a second time as an ordinary user, because a
-# rootless sandbox must hold without root.
-unprivileged_tests=(sandbox_basic sandbox_escape run_sandbox)
+# Tests that run a second time as an ordinary user, as PACKAGE:TEST,
+# because a rootless sandbox must hold without root.
+unprivileged_tests=(
+  ci-runner:sandbox_basic
+  ci-runner:sandbox_escape
+  ci-runner:run_sandbox
+  ci-sandbox:seccomp_filter
+  ci-sandbox:seccomp_no_alloc
+)
 unprivileged_user=htci-test
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -32,17 +38,20 @@ HTCI_TEST_SANDBOX=1 cargo test -p ci-runner "${args[@]}"
 
 if [[ $(id -u) -eq 0 ]]; then
   step "sandbox tests as $unprivileged_user"
-  args=()
-  for name in "${unprivileged_tests[@]}"; do args+=(--test "$name"); done
-  binaries=$(cargo test -p ci-runner "${args[@]}" --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json, sys
+  htci_bin=$PWD/target/debug/htci
+  for entry in "${unprivileged_tests[@]}"; do
+    package=${entry%%:*} name=${entry#*:}
+    binary=$(cargo test -p "$package" --test "$name" --no-run --message-format=json --quiet |
+      python3 -c 'import json, sys
 for line in sys.stdin:
     message = json.loads(line)
     if message.get("reason") == "compiler-artifact" and message.get("executable") and message["target"]["kind"] == ["test"]:
         print(message["executable"])')
-  htci_bin=$PWD/target/debug/htci
-  for binary in $binaries; do
-    step "$(basename "$binary") as $unprivileged_user"
+    if [[ -z "$binary" ]]; then
+      echo "test.sh: cargo built no test binary for $entry" >&2
+      exit 1
+    fi
+    step "$entry as $unprivileged_user"
     su "$unprivileged_user" -s /bin/bash -c "cd '$PWD' && HOME=~$unprivileged_user HTCI_BIN='$htci_bin' '$binary'"
   done
 else
