@@ -6,10 +6,9 @@
 //! evaluated, `steps` only inside a job, `secrets` not in `run-name`. GitHub
 //! rejects a workflow that reads an unavailable context.
 //!
-//! NOTE: these findings are warnings, not errors, although GitHub rejects
-//! such a workflow: htci can still evaluate the expression (to its value
-//! at that point of the run, usually null), and a warning keeps `htci run`
-//! usable on workflows written for htci alone.
+//! These findings are errors, as on GitHub: the expression would read a
+//! context that does not exist yet, usually as null, and silently change
+//! the meaning of the workflow.
 //!
 //! The status functions (`success()`, `always()`, `failure()`,
 //! `cancelled()`) exist only in `if:` of jobs and steps, and `hashFiles()`
@@ -434,7 +433,7 @@ fn check_expression(reader: &mut Reader, expression: &Expr, text: &str, pos: Pos
     for name in expression.named_values() {
         if !key.contexts.contains(&name) {
             let name_pos = locate(reader, name);
-            reader.warning(
+            reader.error(
                 name_pos,
                 format!(
                     "context \"{name}\" is not available in {} of {}, so GitHub rejects \
@@ -471,7 +470,7 @@ fn check_expression(reader: &mut Reader, expression: &Expr, text: &str, pos: Pos
         } else {
             "\"if\" of jobs and steps"
         };
-        reader.warning(
+        reader.error(
             function_pos,
             format!(
                 "function \"{}\" is not available in {} of {}, so GitHub rejects the \
