@@ -139,19 +139,25 @@ struct CapData {
 pub fn drop_all() -> Result<(), CapabilityError> {
     let last = last_capability()?;
 
-    if has_effective(CAP_SETPCAP)? {
+    let has_setpcap = has_effective(CAP_SETPCAP)?;
+    if has_setpcap {
         lock_secure_bits()?;
     }
-    drop_bounding(last)?;
+    drop_bounding(last, has_setpcap)?;
     clear_ambient()?;
     clear_base_sets()?;
 
-    verify_empty(&read_masks()?)
+    verify_empty(&read_masks_up_to(last)?)
 }
 
 /// Reads the five capability sets of the calling thread.
 pub fn read_masks() -> Result<CapabilityMasks, CapabilityError> {
-    let last = last_capability()?;
+    read_masks_up_to(last_capability()?)
+}
+
+/// Reads the five sets, with the bounding and ambient sets read for the
+/// capabilities `0..=last`.
+fn read_masks_up_to(last: u32) -> Result<CapabilityMasks, CapabilityError> {
     let mut masks = CapabilityMasks::default();
     for cap in 0..=last {
         if prctl(
@@ -193,22 +199,46 @@ fn verify_empty(masks: &CapabilityMasks) -> Result<(), CapabilityError> {
 
 /// Finds the highest capability number the kernel knows, which
 /// `PR_CAPBSET_READ` reports by failing with `EINVAL` above it.
+///
+/// A binary search takes seven calls where counting up takes one per
+/// capability, and it needs no `/proc/sys/kernel/cap_last_cap`, which a
+/// sandbox may not have mounted.
 fn last_capability() -> Result<u32, CapabilityError> {
-    for cap in 0..=MAX_CAPABILITY_PROBED {
-        // SAFETY: PR_CAPBSET_READ takes an integer argument only.
-        let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) };
-        if ret < 0 {
-            let error = io::Error::last_os_error();
-            if error.raw_os_error() == Some(libc::EINVAL) && cap > 0 {
-                return Ok(cap - 1);
-            }
-            return Err(CapabilityError::Syscall {
-                operation: "read the bounding set (PR_CAPBSET_READ)",
-                source: error,
-            });
+    if !capability_known(0)? {
+        return Err(CapabilityError::Syscall {
+            operation: "read the bounding set (PR_CAPBSET_READ)",
+            source: io::Error::from_raw_os_error(libc::EINVAL),
+        });
+    }
+    // Invariant: `low` is known to the kernel, every number above `high`
+    // is not.
+    let (mut low, mut high) = (0, MAX_CAPABILITY_PROBED);
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        if capability_known(middle)? {
+            low = middle;
+        } else {
+            high = middle - 1;
         }
     }
-    Ok(MAX_CAPABILITY_PROBED)
+    Ok(low)
+}
+
+/// Whether the kernel knows capability number `cap`.
+fn capability_known(cap: u32) -> Result<bool, CapabilityError> {
+    // SAFETY: PR_CAPBSET_READ takes an integer argument only.
+    let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) };
+    if ret >= 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EINVAL) {
+        return Ok(false);
+    }
+    Err(CapabilityError::Syscall {
+        operation: "read the bounding set (PR_CAPBSET_READ)",
+        source: error,
+    })
 }
 
 fn has_effective(cap: u32) -> Result<bool, CapabilityError> {
@@ -227,10 +257,20 @@ fn lock_secure_bits() -> Result<(), CapabilityError> {
     .map(drop)
 }
 
-/// Drops each capability still in the bounding set. The kernel demands
-/// `CAP_SETPCAP` even for a capability already gone, so only present ones
-/// are dropped.
-fn drop_bounding(last: u32) -> Result<(), CapabilityError> {
+/// Drops each capability still in the bounding set.
+///
+/// With `CAP_SETPCAP` every capability is dropped without reading the set
+/// first, one call each. Without it the kernel refuses even a capability
+/// already gone, so only present ones are dropped (and fail).
+fn drop_bounding(last: u32, has_setpcap: bool) -> Result<(), CapabilityError> {
+    const DROP_OPERATION: &str = "drop a capability from the bounding set (PR_CAPBSET_DROP needs \
+                                  CAP_SETPCAP, which a new user namespace grants)";
+    if has_setpcap {
+        for cap in 0..=last {
+            prctl(libc::PR_CAPBSET_DROP, cap.into(), 0, DROP_OPERATION)?;
+        }
+        return Ok(());
+    }
     for cap in 0..=last {
         let present = prctl(
             libc::PR_CAPBSET_READ,
@@ -239,13 +279,7 @@ fn drop_bounding(last: u32) -> Result<(), CapabilityError> {
             "read the bounding set",
         )?;
         if present == 1 {
-            prctl(
-                libc::PR_CAPBSET_DROP,
-                cap.into(),
-                0,
-                "drop a capability from the bounding set (PR_CAPBSET_DROP needs CAP_SETPCAP, \
-                 which a new user namespace grants)",
-            )?;
+            prctl(libc::PR_CAPBSET_DROP, cap.into(), 0, DROP_OPERATION)?;
         }
     }
     Ok(())
