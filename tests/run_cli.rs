@@ -483,7 +483,7 @@ jobs:
 #[test]
 fn running_always_step_survives_cancel() {
     // GitHub re-evaluates the `if:` of the running step on cancellation;
-    // `always()` still holds, so the step runs to its end.
+    // `always()` is still true, so the step runs to its end.
     let sleeper = marker(14);
     let repo = TestRepo::with_workflow(
         &r#"
@@ -499,10 +499,19 @@ jobs:
           echo "survivor-$((40 + 2))"
       - name: After
         run: echo "after-$((40 + 2))"
+  last:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Last survivor
+        if: always()
+        run: |
+          sleep 4.@MARKER@
+          echo "last-$((40 + 2))"
 "#
         .replace("@MARKER@", &sleeper),
     );
     let sha = repo.head();
+    repo.set_limits(&[("max_concurrent_jobs", 2)]);
 
     let mut child = spawn_in_own_group(&repo);
     assert!(
@@ -510,7 +519,7 @@ jobs:
             "sleep 4.{sleeper}"
         ))
         .len()
-            == 1),
+            == 2),
         "the step never started"
     );
     signal_group(&child, libc::SIGINT);
@@ -522,6 +531,13 @@ jobs:
     let log = repo.job_log(&sha, "ci.work");
     assert!(log.contains("survivor-42"), "{log}");
     assert!(!log.contains("after-42"), "{log}");
+
+    // A job whose last step saw the cancellation ends cancelled, though
+    // that step succeeded.
+    let last = repo.job(&sha, "ci.last");
+    assert_eq!(last["status"], "cancelled");
+    assert_eq!(step_statuses(&last), ["success"]);
+    assert!(repo.job_log(&sha, "ci.last").contains("last-42"));
 }
 
 /// Reads every file of the working tree (outside .git) with its bytes.

@@ -427,3 +427,54 @@ jobs:
     let result = repo.result(&sha);
     assert_eq!(result["jobs"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn fail_fast_runs_cleanup_of_cancelled_leg() {
+    // Leg 1 fails while leg 2 runs (or, on a slow machine, before its
+    // first step): fail-fast cancels leg 2, whose `if: always()` step
+    // still runs and sees `job.status` cancelled.
+    let sleeper = run_support::marker(21);
+    let repo = TestRepo::with_workflow(
+        &r#"
+on: push
+jobs:
+  grid:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - name: Work
+        run: |
+          if [ "${{ matrix.n }}" = 1 ]; then
+            sleep 2
+            exit 1
+          fi
+          sleep @MARKER@
+      - name: Cleanup
+        if: always()
+        run: echo "cleanup leg=${{ matrix.n }} job.status=${{ job.status }}"
+"#
+        .replace("@MARKER@", &sleeper),
+    );
+    let sha = repo.head();
+    repo.set_limits(&[("max_concurrent_jobs", 2)]);
+
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 1, "{}", output.all());
+    assert_eq!(
+        run_support::processes_with(&format!("sleep {sleeper}")),
+        Vec::<u32>::new()
+    );
+
+    let failed = repo.job(&sha, "ci.grid.1");
+    assert_eq!(failed["status"], "failure");
+    let cancelled = repo.job(&sha, "ci.grid.2");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["steps"][0]["status"], "cancelled");
+    assert_eq!(cancelled["steps"][1]["status"], "success");
+    let log = repo.job_log(&sha, "ci.grid.2");
+    assert!(log.contains("cleanup leg=2 job.status=cancelled"), "{log}");
+    let log = repo.job_log(&sha, "ci.grid.1");
+    assert!(log.contains("cleanup leg=1 job.status=failure"), "{log}");
+}

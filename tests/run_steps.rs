@@ -155,3 +155,45 @@ fn smaller_semantics_hold() {
     assert!(log.contains("input `fetch-depth` is ignored"), "{log}");
     assert!(!repo.root.join("outside").exists());
 }
+
+#[test]
+fn secret_split_across_long_line_masked() {
+    // A line longer than 64 KiB is read in pieces; the secret is printed
+    // across the first boundary, and a second copy one character at a time.
+    let repo = TestRepo::with_workflow(
+        r#"
+on: push
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Long line
+        run: |
+          head -c 65530 /dev/zero | tr '\0' a
+          printf '%s' "$TOKEN"
+          printf 'z\n'
+          for c in $(printf '%s' "$TOKEN" | fold -w1); do printf '%s' "$c"; sleep 0.01; done
+          echo
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+"#,
+    );
+    let sha = repo.head();
+    let output = repo.run(&["--secret", "TOKEN=split-secret-value"]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    assert!(!output.stdout.contains("split-secret"), "{}", output.all());
+    assert!(!output.stdout.contains("secret-value"), "{}", output.all());
+
+    let log = repo.job_log(&sha, "ci.long");
+    assert!(!log.contains("split-secret"), "{log}");
+    assert!(!log.contains("secret-value"), "{log}");
+    let lines: Vec<&str> = log.lines().filter(|l| !l.starts_with("##[")).collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert_eq!(lines[0], "a".repeat(65530));
+    assert_eq!(lines[1], "***z");
+    assert_eq!(lines[2], "***");
+    assert_eq!(
+        repo.files_containing("split-secret-value"),
+        Vec::<std::path::PathBuf>::new()
+    );
+}

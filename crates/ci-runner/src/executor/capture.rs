@@ -32,8 +32,9 @@ const MAX_LINE_BYTES: u64 = 64 * 1024;
 
 /// How long steps may run after a job is cancelled: the cleanup steps
 /// (`if: always()`, `if: cancelled()`) and a running step whose `if:`
-/// still holds. GitHub allows the same 5 minutes before it forcibly ends
-/// a cancelled job's steps.
+/// is still true. GitHub allows the same 5 minutes before it forcibly ends
+/// a cancelled job's steps (docs.github.com, "Workflow cancellation
+/// reference").
 pub const CLEANUP_TIME: Duration = Duration::from_secs(5 * 60);
 
 /// Set by a second Ctrl-C: every process is killed at once and no
@@ -96,6 +97,13 @@ impl Cancel {
             return None;
         }
         Some(*self.seen_at.get_or_init(Instant::now))
+    }
+
+    /// Returns whether this job has seen the cancellation, in a step or
+    /// between steps, without recording it as [`Cancel::cancelled_since`]
+    /// does.
+    pub fn seen(&self) -> bool {
+        self.seen_at.get().is_some()
     }
 
     /// Returns why a supervised process must stop now, if it must.

@@ -175,7 +175,7 @@ impl JobState {
     }
 
     /// Returns whether the job is stopping: cancelled or timed out. Only
-    /// steps whose `if:` holds then still run, within the cleanup time.
+    /// steps whose `if:` is true then still run, within the cleanup time.
     pub fn stopping(&self) -> bool {
         self.cancelled || self.timed_out
     }
@@ -328,6 +328,9 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
                 records.push(record);
             }
             state.failed |= scope.failed;
+            // A cleanup step that saw the cancellation while it ran, and
+            // ran to its end, leaves the job cancelled too.
+            state.cancelled |= env.cancel.seen();
             state
                 .contexts
                 .set("steps", Value::Object(scope.steps.clone()));

@@ -24,7 +24,7 @@ pub struct RunScript<'a> {
     pub working_directory: Option<&'a str>,
     pub time_limit: Duration,
     /// Whether a cancellation lets the step run on for the cleanup time:
-    /// it runs after the job stopped, or its `if:` holds after one.
+    /// it runs after the job stopped, or its `if:` is true after one.
     pub cleanup: bool,
 }
 

@@ -289,6 +289,8 @@ pub fn run_step(
     // After a cancellation or a job timeout, the default `success()` is
     // false, so only steps such as `if: always()` or `if: cancelled()` run.
     // A second Ctrl-C stops the job without them.
+    // NOTE: after a job timeout `cancelled()` is true here, because GitHub's
+    // runner cancels a timed-out job; this was not compared with GitHub.
     let condition = def.condition.as_deref().unwrap_or("success()");
     let should_run = if env.cancel.stop_now() {
         Ok(false)
@@ -473,7 +475,7 @@ fn run_body(
     }
 }
 
-/// Returns whether the step's `if:` still holds once the run is
+/// Returns whether the step's `if:` is still true once the run is
 /// cancelled, so a cancellation lets it run on as GitHub does.
 fn runs_after_cancel(def: &StepDef, contexts: &Contexts, failed: bool) -> bool {
     let condition = def.condition.as_deref().unwrap_or("success()");
