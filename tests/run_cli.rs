@@ -853,3 +853,44 @@ fn missing_secret_file_exits_2() {
     let output = repo.run(&["--secret-file", missing.to_str().unwrap()]);
     assert_input_error(&output, "failed to read secret file");
 }
+
+#[test]
+fn workflow_option_ignores_triggers() {
+    let repo = TestRepo::with_workflow(
+        "on:\n  push:\n    branches: [release]\njobs:\n  nope:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ran\n",
+    );
+    let sha = repo.head();
+    let output = repo.run(&["--workflow", "ci"]);
+    assert_eq!(output.code, 0, "{}", output.all());
+    assert_eq!(repo.job(&sha, "ci.nope")["status"], "success");
+    assert!(repo.job_log(&sha, "ci.nope").contains("ran"));
+}
+
+#[test]
+fn job_of_untriggered_workflow_exits_2() {
+    let repo = TestRepo::with_workflow(
+        "on:\n  push:\n    branches: [release]\njobs:\n  nope:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ran\n",
+    );
+    assert_input_error(
+        &repo.run(&["--job", "nope"]),
+        "job \"nope\" is only in .github/workflows/ci.yml, which does not run for push to \
+         refs/heads/main",
+    );
+}
+
+#[test]
+fn shared_result_key_exits_2() {
+    // ci.yml and ci.yaml both store job `only` as `ci.only`: the run stops
+    // before any job starts rather than failing to store the results.
+    let repo = TestRepo::new();
+    repo.write(".github/workflows/ci.yml", TRIVIAL);
+    repo.write(".github/workflows/ci.yaml", TRIVIAL);
+    repo.commit("Add two workflows with one stem");
+    let output = repo.run(&[]);
+    assert_input_error(
+        &output,
+        "job `only` of .github/workflows/ci.yaml and job `only` of .github/workflows/ci.yml \
+         would both store their results as `ci.only`",
+    );
+    assert!(walk(&repo.data_home()).is_empty());
+}

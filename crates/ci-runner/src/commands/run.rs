@@ -1,7 +1,8 @@
 //! `htci run`: run the workflows of a repository on this machine.
 //!
-//! Resolves the commit with git, loads and selects the workflows and jobs,
-//! runs them through the [scheduler](crate::scheduler), stores signed
+//! Resolves the commit with git, loads the workflows, plans the run with
+//! [`ci_workflow::plan`] (workflow and job selection, triggers, matrix
+//! legs), runs it through the [scheduler](crate::scheduler), stores signed
 //! results and prints a summary. Exit codes: 0 when every job succeeded
 //! or was skipped, 1 when a job failed or was cancelled, 2 for invalid
 //! input or configuration, each with a one-line reason on stderr.
@@ -19,9 +20,10 @@ use std::time::Duration;
 
 use ci_core::config::RunnerConfig;
 use ci_core::status::Status;
-use ci_workflow::load;
+use ci_workflow::load::{self, Loaded};
 use ci_workflow::model::{TriggerConfig, Workflow};
-use ci_workflow::trigger::{self, Event};
+use ci_workflow::plan::{self, PlanError, Selection};
+use ci_workflow::trigger::Event;
 use clap::Args;
 use serde_json::{Map, Value, json};
 
@@ -46,8 +48,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "push")]
     pub event: String,
 
-    /// Run only this workflow file (a path, or a file name under
-    /// `.github/workflows/`), whatever its triggers.
+    /// Run only this workflow, whatever its triggers: a path, a file name
+    /// or file stem under `.github/workflows/`, or a workflow's `name:`.
     #[arg(long)]
     pub workflow: Option<PathBuf>,
 
@@ -131,7 +133,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     };
     let sandbox = sandbox_launcher::for_run(&sandbox_options, args.sandbox, &config)?;
     let repo = git::inspect(&args.path)?;
-    let (workflows, warnings) = select_workflows(&repo, args)?;
+    let (workflows, warnings) = plan_workflows(&repo, args)?;
     if let Some(sandbox) = &sandbox {
         sandbox.check_images(job_labels(&workflows))?;
     }
@@ -215,10 +217,11 @@ fn secrets_context(secrets: &BTreeMap<String, String>) -> Map<String, Value> {
 /// Returns the literal `runs-on` labels of every selected job.
 fn job_labels(workflows: &[SelectedWorkflow]) -> impl Iterator<Item = Vec<String>> + '_ {
     workflows.iter().flat_map(|selected| {
-        selected.jobs.iter().filter_map(|id| {
-            let job = selected.workflow.job(id)?;
-            Some(sandbox_launcher::literal_labels(job.runs_on.as_ref()))
-        })
+        selected
+            .plan
+            .jobs
+            .iter()
+            .map(|job| sandbox_launcher::literal_labels(job.job.runs_on.as_ref()))
     })
 }
 
@@ -360,118 +363,132 @@ fn parse_secret(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// Loads the workflows to run and selects their jobs. Also returns the
-/// loader's warnings about the selected workflows.
-fn select_workflows(
+/// Loads the workflows and plans the run: which workflows and jobs run
+/// for the event, and their legs. Also returns the loader's warnings
+/// about the planned workflows.
+fn plan_workflows(
     repo: &RepoInfo,
     args: &RunArgs,
 ) -> Result<(Vec<SelectedWorkflow>, Vec<String>), InputError> {
-    let explicit = args.workflow.is_some();
-    let paths = match &args.workflow {
-        Some(path) => vec![resolve_workflow_path(&repo.root, path)?],
-        None => load::discover_workflows(&repo.root),
+    let (loaded, workflow) = load_workflows(repo, args)?;
+    let selection = Selection {
+        workflow,
+        job: args.job.clone(),
+        ignore_triggers: args.workflow.is_some(),
     };
-
     let event = build_event(repo, &args.event);
+    let (workflows, warnings): (Vec<Workflow>, Vec<Vec<String>>) = loaded
+        .into_iter()
+        .map(|loaded| {
+            let warnings = loaded.warnings.iter().map(ToString::to_string).collect();
+            (loaded.workflow, warnings)
+        })
+        .unzip();
+    let planned =
+        plan::plan(&workflows, &event, &selection).map_err(|e| InputError(plan_error(&e)))?;
+
+    let mut by_path: BTreeMap<String, (Workflow, Vec<String>)> = workflows
+        .into_iter()
+        .zip(warnings)
+        .map(|(workflow, warnings)| (workflow.path.clone(), (workflow, warnings)))
+        .collect();
     let mut selected = Vec::new();
-    let mut warnings = Vec::new();
-    for path in paths {
-        let relative = path
-            .strip_prefix(&repo.root)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| path.clone())
-            .to_string_lossy()
-            .into_owned();
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            InputError(format!(
-                "failed to read workflow file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let loaded = load::load_workflow_str(&relative, &text)?;
-        let workflow = loaded.workflow;
-
-        if !explicit && !triggers_on(&workflow, &event)? {
+    let mut planned_warnings = Vec::new();
+    for workflow_plan in planned.workflows {
+        let Some((workflow, warnings)) = by_path.remove(&workflow_plan.path) else {
             continue;
-        }
-        let jobs = match &args.job {
-            Some(job) if workflow.job(job).is_none() => continue,
-            only => scheduler::select_jobs(&workflow, only.as_deref())
-                .map_err(|e| InputError(format!("workflow {relative}: {e}")))?,
         };
-
         let info = WorkflowInfo {
-            name: workflow
-                .name
-                .as_ref()
-                .map(|n| n.value.clone())
-                .unwrap_or_else(|| relative.clone()),
-            path: relative,
+            name: workflow_plan.name.clone(),
+            path: workflow_plan.path.clone(),
             inputs: dispatch_inputs(&workflow, &args.event),
         };
-        warnings.extend(loaded.warnings.iter().map(ToString::to_string));
+        planned_warnings.extend(warnings);
         selected.push(SelectedWorkflow {
             workflow: Arc::new(workflow),
             info,
-            jobs,
+            plan: workflow_plan,
         });
     }
-
-    if let Some(job) = &args.job
-        && selected.is_empty()
-    {
-        return Err(InputError(format!(
-            "unknown job `{job}`: no workflow that runs on `{}` has a job with that id; run `htci check` to list the jobs",
-            args.event
-        )));
-    }
-    Ok((selected, warnings))
+    scheduler::keys::check_unique(&selected)?;
+    Ok((selected, planned_warnings))
 }
 
-/// Finds `--workflow`: a path (relative to the working directory or the
-/// repository root), a file name or file stem under `.github/workflows/`,
-/// or a workflow's `name:`.
-fn resolve_workflow_path(root: &Path, given: &Path) -> Result<PathBuf, InputError> {
+/// Formats a planning error with its causes on one line.
+fn plan_error(error: &PlanError) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
+/// Loads the workflows that the planner chooses from, and returns them
+/// with the `--workflow` value to pass to it: the one file that
+/// `--workflow` names, or every workflow under `.github/workflows/`.
+fn load_workflows(
+    repo: &RepoInfo,
+    args: &RunArgs,
+) -> Result<(Vec<Loaded>, Option<String>), InputError> {
+    let discovered = load::discover_workflows(&repo.root);
+    let Some(requested) = &args.workflow else {
+        let loaded = discovered
+            .iter()
+            .map(|path| load_file(&repo.root, path))
+            .collect::<Result<_, _>>()?;
+        return Ok((loaded, None));
+    };
+
+    if let Some(path) = find_workflow_file(&repo.root, requested) {
+        let loaded = load_file(&repo.root, &path)?;
+        let selection = loaded.workflow.path.clone();
+        return Ok((vec![loaded], Some(selection)));
+    }
+    // No such file, so `requested` can only be a workflow's `name:`, which the
+    // planner matches. Files that fail to load are left out here, and
+    // reported only when selected by their file name.
+    let loaded = discovered
+        .iter()
+        .filter_map(|path| load_file(&repo.root, path).ok())
+        .collect();
+    Ok((loaded, Some(requested.to_string_lossy().into_owned())))
+}
+
+/// Reads and loads one workflow file, naming it by its path relative to
+/// the repository root.
+fn load_file(root: &Path, path: &Path) -> Result<Loaded, InputError> {
+    let relative = path
+        .strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError(format!(
+            "failed to read workflow file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(load::load_workflow_str(&relative, &text)?)
+}
+
+/// Finds the file that `--workflow` names: a path relative to the working
+/// directory or the repository root, or a file name or file stem under
+/// `.github/workflows/`.
+fn find_workflow_file(root: &Path, requested: &Path) -> Option<PathBuf> {
     let workflows_dir = root.join(".github").join("workflows");
-    let stem = given.to_string_lossy();
+    let stem = requested.to_string_lossy();
     let candidates = [
-        given.to_path_buf(),
-        root.join(given),
-        workflows_dir.join(given),
+        requested.to_path_buf(),
+        root.join(requested),
+        workflows_dir.join(requested),
         workflows_dir.join(format!("{stem}.yml")),
         workflows_dir.join(format!("{stem}.yaml")),
     ];
-    if let Some(path) = candidates.iter().find(|path| path.is_file()) {
-        return Ok(path.canonicalize().unwrap_or_else(|_| path.clone()));
-    }
-
-    // A workflow whose `name:` is the given text; files that do not load
-    // are skipped here and reported only when selected.
-    let discovered = load::discover_workflows(root);
-    let named = discovered.iter().find(|path| {
-        load::load_workflow_file(path)
-            .ok()
-            .and_then(|loaded| loaded.workflow.name.map(|name| name.value))
-            .is_some_and(|name| name == stem)
-    });
-    if let Some(path) = named {
-        return Ok(path.clone());
-    }
-
-    let available: Vec<String> = discovered
-        .iter()
-        .filter_map(|path| path.file_name())
-        .map(|name| name.to_string_lossy().into_owned())
-        .collect();
-    Err(InputError(format!(
-        "unknown workflow `{stem}`: no such file or workflow name in {} (workflows: {})",
-        root.display(),
-        if available.is_empty() {
-            "none".to_string()
-        } else {
-            available.join(", ")
-        }
-    )))
+    let path = candidates.into_iter().find(|path| path.is_file())?;
+    Some(path.canonicalize().unwrap_or(path))
 }
 
 fn build_event(repo: &RepoInfo, name: &str) -> Event {
@@ -512,16 +529,6 @@ fn changed_in_commit(repo: &RepoInfo) -> Result<Vec<String>, git::GitError> {
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect())
-}
-
-fn triggers_on(workflow: &Workflow, event: &Event) -> Result<bool, InputError> {
-    let events = workflow
-        .on
-        .triggers
-        .iter()
-        .map(|t| (t.event.as_str(), &t.filter));
-    trigger::workflow_matches(events, event)
-        .map_err(|e| InputError(format!("workflow {}: {e}", workflow.path)))
 }
 
 /// `inputs` of a `workflow_dispatch` run: each input's default.
@@ -569,7 +576,9 @@ fn install_signal_handlers() -> Result<Arc<AtomicBool>, InputError> {
         loop {
             let received = SIGNALLED.load(Ordering::SeqCst);
             if received >= 1 && !watcher.swap(true, Ordering::SeqCst) {
-                eprintln!("cancelling: steps with `if: always()` or `if: cancelled()` still run (up to 5 minutes); press Ctrl-C again to kill them");
+                eprintln!(
+                    "cancelling: steps with `if: always()` or `if: cancelled()` still run (up to 5 minutes); press Ctrl-C again to kill them"
+                );
             }
             if received >= 2 {
                 crate::executor::capture::request_stop_now();

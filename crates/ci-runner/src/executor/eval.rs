@@ -58,7 +58,9 @@ pub fn job_status(status: ci_core::status::Status) -> JobStatus {
     }
 }
 
-fn expr_context(contexts: &Contexts, status: Option<StatusState>) -> Context {
+/// Builds the expression evaluator's context from `contexts`, plus the
+/// status inputs when given.
+pub(crate) fn expr_context(contexts: &Contexts, status: Option<StatusState>) -> Context {
     let mut context = Context::new();
     for (name, value) in &contexts.map {
         context.set(name, ExprValue::from_json(value));

@@ -1,17 +1,18 @@
-//! Planning one job once its needs have finished: its `if:`, its matrix
-//! legs with their names, keys and time limits, and the executor's plan
-//! of each leg.
+//! Planning one job once its needs have finished: its `if:`, the legs
+//! of a matrix that the planner deferred, each leg's name, result key and
+//! time limit, and the executor's plan of each leg. Matrix expansion and
+//! leg identity come from [`ci_workflow::plan`].
 
 use std::time::Duration;
 
 use ci_core::status::Status;
-use ci_workflow::matrix;
 use ci_workflow::model::{self, Job, Workflow};
+use ci_workflow::plan::{self, JobPlan, Leg, Legs};
 use serde_json::{Map, Value, json};
 
-use super::{DEFAULT_JOB_TIMEOUT, RunSettings, SelectedWorkflow};
+use super::{DEFAULT_JOB_TIMEOUT, RunSettings, SelectedWorkflow, keys};
 use crate::executor::eval::{self, Contexts, StatusState};
-use crate::executor::job::{JobPlan, RunDefaults};
+use crate::executor::job::{JobPlan as ExecutorPlan, RunDefaults};
 use crate::executor::step::{self, StepDef};
 
 /// A leg ready to start.
@@ -20,7 +21,7 @@ pub(super) struct LegTask {
     pub(super) key: String,
     pub(super) display_name: String,
     pub(super) matrix: Option<Value>,
-    pub(super) plan: JobPlan,
+    pub(super) plan: ExecutorPlan,
     pub(super) defaults: RunDefaults,
     pub(super) continue_on_error: bool,
 }
@@ -57,10 +58,12 @@ pub(super) enum UnitPlan {
     Finished(Status, String),
 }
 
+/// Plans a job whose needs have finished: evaluates its `if:`, expands a
+/// deferred matrix, and builds one task per leg.
 pub(super) fn plan_unit(
     settings: &RunSettings,
     selected: &SelectedWorkflow,
-    job: &Job,
+    job: &JobPlan,
     contexts: &Contexts,
     status: StatusState,
 ) -> UnitPlan {
@@ -68,6 +71,7 @@ pub(super) fn plan_unit(
         return UnitPlan::Finished(Status::Cancelled, "the run was cancelled".into());
     }
     let condition = job
+        .job
         .condition
         .as_ref()
         .map(|c| c.raw.as_str())
@@ -79,7 +83,7 @@ pub(super) fn plan_unit(
         }
         Err(error) => return UnitPlan::Finished(Status::Failure, format!("job `if:`: {error}")),
     }
-    if let model::JobKind::Call(call) = &job.kind {
+    if let model::JobKind::Call(call) = &job.job.kind {
         return UnitPlan::Finished(
             Status::Skipped,
             format!(
@@ -89,52 +93,31 @@ pub(super) fn plan_unit(
         );
     }
 
-    let combinations = match expand_matrix(job, contexts) {
-        Ok(combinations) => combinations,
+    let legs = match job_legs(job, contexts) {
+        Ok(legs) => legs,
         Err(message) => return UnitPlan::Finished(Status::Failure, message),
     };
-    let strategy = job.strategy.as_ref();
-    let fail_fast = match strategy.and_then(|s| s.fail_fast.as_ref()) {
-        None => true,
-        Some(spanned) => {
-            step::flex_bool(&Some(step::flex(&spanned.value)), contexts).unwrap_or(true)
-        }
-    };
-    let max_parallel = match strategy.and_then(|s| s.max_parallel.as_ref()) {
-        None => None,
-        Some(spanned) => match &spanned.value {
-            model::OrExpression::Literal(n) => Some(*n as usize),
-            model::OrExpression::Expression(text) => eval::value(text, contexts)
-                .ok()
-                .and_then(|v| {
-                    v.as_f64()
-                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                })
-                .map(|n| n as usize),
-        },
-    };
+    let fail_fast =
+        step::flex_bool(&Some(step::flex(&job.strategy.fail_fast)), contexts).unwrap_or(true);
+    let max_parallel = job
+        .strategy
+        .max_parallel
+        .as_ref()
+        .and_then(|value| max_parallel(value, contexts));
 
-    let total = combinations.len();
     let mut tasks = Vec::new();
-    for (leg_index, combination) in combinations.into_iter().enumerate() {
+    for leg in &legs {
         let mut leg_contexts = contexts.clone();
-        let matrix_value = combination.clone().map(Value::Object);
-        leg_contexts.set("matrix", matrix_value.clone().unwrap_or_else(|| json!({})));
+        let matrix_value = leg.matrix.clone().map(Value::Object);
+        leg_contexts.set("matrix", matrix_value.unwrap_or_else(|| json!({})));
         let strategy_value = json!({
             "fail-fast": fail_fast,
-            "job-index": leg_index,
-            "job-total": total,
-            "max-parallel": max_parallel.unwrap_or(total),
+            "job-index": leg.index,
+            "job-total": leg.total,
+            "max-parallel": max_parallel.unwrap_or(leg.total),
         });
         leg_contexts.set("strategy", strategy_value);
-        match leg_task(
-            settings,
-            selected,
-            job,
-            &leg_contexts,
-            leg_index,
-            combination.as_ref(),
-        ) {
+        match leg_task(settings, selected, job, leg, &leg_contexts) {
             Ok(task) => tasks.push(task),
             Err(message) => return UnitPlan::Finished(Status::Failure, message),
         }
@@ -146,57 +129,35 @@ pub(super) fn plan_unit(
     }
 }
 
-/// Expands the matrix of a job into combinations, `[None]` without one.
-fn expand_matrix(
-    job: &Job,
-    contexts: &Contexts,
-) -> Result<Vec<Option<matrix::Combination>>, String> {
-    let Some(model_matrix) = job.strategy.as_ref().and_then(|s| s.matrix.as_ref()) else {
-        return Ok(vec![None]);
+/// Returns the legs of a job: those the planner expanded, or the legs of a
+/// deferred matrix evaluated now that the jobs it needs have finished.
+fn job_legs(job: &JobPlan, contexts: &Contexts) -> Result<Vec<Leg>, String> {
+    let matrix = match &job.legs {
+        Legs::Expanded(legs) => return Ok(legs.clone()),
+        Legs::Deferred(matrix) => matrix,
     };
-    let definition = matrix_json(model_matrix, contexts)?;
-    let combinations = matrix::expand(&definition).map_err(|e| format!("job `{}`: {e}", job.id))?;
-    Ok(combinations.into_iter().map(Some).collect())
+    let context = eval::expr_context(contexts, None);
+    let value = plan::evaluate_matrix(matrix, &job.id, &context).map_err(|error| {
+        let cause = std::error::Error::source(&error)
+            .map(|source| format!(": {source}"))
+            .unwrap_or_default();
+        format!("{error}{cause}")
+    })?;
+    job.expand(&value)
+        .map_err(|error| format!("invalid matrix of job `{}`: {error}", job.id))
 }
 
-/// Converts the matrix definition to JSON, evaluating expression parts.
-fn matrix_json(model_matrix: &model::Matrix, contexts: &Contexts) -> Result<Value, String> {
-    let evaluate = |template: &model::Template| {
-        eval::value(&template.value, contexts).map_err(|e| format!("matrix: {e}"))
-    };
-    match model_matrix {
-        model::Matrix::Expression(template) => evaluate(template),
-        model::Matrix::Axes(axes) => {
-            let mut object = Map::new();
-            for (name, values) in axes.axes.iter() {
-                let value = match values {
-                    model::MatrixValues::List(items) => {
-                        Value::Array(items.iter().map(|d| d.value.clone()).collect())
-                    }
-                    model::MatrixValues::Expression(template) => evaluate(template)?,
-                };
-                object.insert(name.to_string(), value);
-            }
-            for (key, rows) in [("include", &axes.include), ("exclude", &axes.exclude)] {
-                let Some(rows) = rows else { continue };
-                let value = match rows {
-                    model::MatrixRows::List(rows) => Value::Array(
-                        rows.iter()
-                            .map(|row| {
-                                Value::Object(
-                                    row.values
-                                        .iter()
-                                        .map(|(k, v)| (k.to_string(), v.value.clone()))
-                                        .collect(),
-                                )
-                            })
-                            .collect(),
-                    ),
-                    model::MatrixRows::Expression(template) => evaluate(template)?,
-                };
-                object.insert(key.to_string(), value);
-            }
-            Ok(Value::Object(object))
+/// Evaluates `max-parallel`: a number, or an expression giving a number or
+/// a numeric string. Any other value means no limit.
+fn max_parallel(value: &model::OrExpression<u64>, contexts: &Contexts) -> Option<usize> {
+    match value {
+        model::OrExpression::Literal(n) => Some(*n as usize),
+        model::OrExpression::Expression(text) => {
+            let value = eval::value(text, contexts).ok()?;
+            let number = value
+                .as_f64()
+                .or_else(|| value.as_str().and_then(|s| s.parse().ok()))?;
+            Some(number as usize)
         }
     }
 }
@@ -205,33 +166,18 @@ fn matrix_json(model_matrix: &model::Matrix, contexts: &Contexts) -> Result<Valu
 fn leg_task(
     settings: &RunSettings,
     selected: &SelectedWorkflow,
-    job: &Job,
+    job: &JobPlan,
+    leg: &Leg,
     contexts: &Contexts,
-    leg_index: usize,
-    combination: Option<&matrix::Combination>,
 ) -> Result<LegTask, String> {
-    let base_name = match &job.name {
-        Some(template) => {
-            eval::template(&template.value, contexts).map_err(|e| format!("job name: {e}"))?
-        }
-        None => job.id.clone(),
-    };
-    let raw_name = job
-        .name
-        .as_ref()
-        .map(|t| t.value.as_str())
-        .unwrap_or(&job.id);
-    let display_name = if matrix::name_uses_matrix(raw_name) {
-        base_name
-    } else {
-        matrix::display_name(&base_name, combination)
-    };
+    let evaluated_name =
+        eval::template(&job.name, contexts).map_err(|e| format!("job name: {e}"))?;
+    let display_name = job.leg_display_name(leg, &evaluated_name);
     let display_name = settings.masker.mask(&display_name);
+    let key = keys::store_key(&selected.info.path, job, Some(leg));
 
-    let leg = combination.is_some().then_some(leg_index + 1);
-    let key = ci_store::job_key(&selected.info.path, &job.id, leg);
-
-    let timeout_minutes = match &job.timeout_minutes {
+    let model_job = &job.job;
+    let timeout_minutes = match &model_job.timeout_minutes {
         None => None,
         Some(spanned) => step::flex_number(&Some(step::flex(&spanned.value)), contexts)
             .map_err(|e| e.to_string())?,
@@ -244,12 +190,30 @@ fn leg_task(
     }
     .min(settings.job_timeout_cap);
 
-    let continue_on_error = match &job.continue_on_error {
+    let continue_on_error = match &model_job.continue_on_error {
         None => false,
         Some(spanned) => step::flex_bool(&Some(step::flex(&spanned.value)), contexts)
             .map_err(|e| e.to_string())?,
     };
 
+    Ok(LegTask {
+        leg_index: leg.index,
+        key,
+        display_name,
+        matrix: leg.matrix.clone().map(Value::Object),
+        plan: executor_plan(&selected.workflow, model_job, contexts, timeout),
+        defaults: merged_defaults(&selected.workflow, model_job),
+        continue_on_error,
+    })
+}
+
+/// Builds what the executor needs to run one leg of `job`.
+fn executor_plan(
+    workflow: &Workflow,
+    job: &Job,
+    contexts: &Contexts,
+    timeout: Duration,
+) -> ExecutorPlan {
     let env_pairs = |env: &model::Env| {
         env.iter()
             .map(|(k, v)| (k.to_string(), v.value.clone()))
@@ -267,9 +231,9 @@ fn leg_task(
         .map(|id| (id.to_string(), json!({})))
         .collect();
 
-    let plan = JobPlan {
+    ExecutorPlan {
         job_id: job.id.clone(),
-        workflow_env: env_pairs(&selected.workflow.env),
+        workflow_env: env_pairs(&workflow.env),
         job_env: env_pairs(&job.env),
         steps: job.steps().iter().map(StepDef::from_model).collect(),
         outputs: job
@@ -286,17 +250,7 @@ fn leg_task(
             .map(|c| json!({ "image": c.image.value }))
             .unwrap_or(Value::Null),
         services: Value::Object(services),
-    };
-
-    Ok(LegTask {
-        leg_index,
-        key,
-        display_name,
-        matrix: combination.map(|c| Value::Object(c.clone())),
-        plan,
-        defaults: merged_defaults(&selected.workflow, job),
-        continue_on_error,
-    })
+    }
 }
 
 /// `defaults.run`: the job's values over the workflow's.

@@ -1,10 +1,12 @@
 //! The scheduler: which job runs when.
 //!
-//! Jobs of each selected workflow run in `needs` order. A job becomes
-//! ready when every job it needs has finished; its `if:` is evaluated
-//! then (default `success()`, which is false when a needed job did not
-//! succeed), and its matrix is expanded then, so a matrix built from
-//! `needs.<job>.outputs` can use those outputs. Each matrix leg is a
+//! The scheduler runs a [`Plan`](ci_workflow::plan::Plan): the jobs of
+//! each triggered workflow, in `needs` order, with their matrix legs. A
+//! job becomes ready when every job it needs has finished; its `if:` is
+//! evaluated then (default `success()`, which is false when a needed job
+//! did not succeed). A matrix that the planner deferred because it
+//! contains `${{ }}` is evaluated and expanded then, so a matrix built
+//! from `needs.<job>.outputs` can use those outputs. Each matrix leg is a
 //! separate job. Legs and jobs run on threads, at most
 //! `max_concurrent_jobs` at once and at most `max-parallel` legs of one
 //! matrix. With `fail-fast` (the default) the first failed leg cancels
@@ -20,8 +22,8 @@ use std::time::Duration;
 
 use ci_core::status::Status;
 use ci_workflow::expr::StatusInputs;
-use ci_workflow::graph::JobGraph;
-use ci_workflow::model::{Job, Workflow};
+use ci_workflow::model::Workflow;
+use ci_workflow::plan::{JobPlan, WorkflowPlan};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -34,6 +36,7 @@ use crate::mask::Masker;
 use crate::output::Console;
 use crate::workspace::JobDirs;
 
+pub mod keys;
 mod legs;
 
 use legs::{LegTask, UnitPlan, base_contexts, plan_unit};
@@ -41,12 +44,12 @@ use legs::{LegTask, UnitPlan, base_contexts, plan_unit};
 /// GitHub's default job time limit.
 pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(360 * 60);
 
-/// One workflow to run and the job ids selected in it (dependencies
-/// included), in dependency order.
+/// One workflow to run and its plan: the selected jobs (dependencies
+/// included) in dependency order, with their legs.
 pub struct SelectedWorkflow {
     pub workflow: Arc<Workflow>,
     pub info: WorkflowInfo,
-    pub jobs: Vec<String>,
+    pub plan: WorkflowPlan,
 }
 
 /// Settings and shared services of the run.
@@ -69,7 +72,9 @@ pub struct RunSettings {
 pub struct LegResult {
     pub workflow_index: usize,
     pub job_id: String,
-    /// Unique within the run: `<workflow file stem>.<job id>[.<leg>]`.
+    /// The result store's key, `<workflow file stem>.<job id>[.<leg>]`
+    /// ([`keys::store_key`]), unique within a run that passed
+    /// [`keys::check_unique`].
     pub key: String,
     pub display_name: String,
     pub matrix: Option<Value>,
@@ -82,6 +87,8 @@ pub struct LegResult {
 /// Scheduler state of one job definition.
 struct Unit {
     workflow_index: usize,
+    /// Position of the job in its workflow's plan.
+    job_index: usize,
     job_id: String,
     needs: Vec<String>,
     state: UnitState,
@@ -105,14 +112,12 @@ enum UnitState {
 pub fn run_all(settings: &RunSettings, workflows: &[SelectedWorkflow]) -> Vec<LegResult> {
     let mut units: Vec<Unit> = Vec::new();
     for (workflow_index, selected) in workflows.iter().enumerate() {
-        for job_id in &selected.jobs {
-            let Some(job) = selected.workflow.job(job_id) else {
-                continue;
-            };
+        for (job_index, job) in selected.plan.jobs.iter().enumerate() {
             units.push(Unit {
                 workflow_index,
-                job_id: job_id.clone(),
-                needs: job.needs.iter().map(|n| n.value.clone()).collect(),
+                job_index,
+                job_id: job.id.clone(),
+                needs: job.needs.clone(),
                 state: UnitState::Waiting,
                 legs: Vec::new(),
                 queued: VecDeque::new(),
@@ -304,10 +309,7 @@ fn start_ready_units(
         }
         let (needs, status) = needs_context(units, &units[index], cancelled);
         let selected = &workflows[units[index].workflow_index];
-        let Some(job) = selected.workflow.job(&units[index].job_id) else {
-            units[index].state = UnitState::Done;
-            continue;
-        };
+        let job = &selected.plan.jobs[units[index].job_index];
 
         let contexts = base_contexts(settings, selected, needs.clone());
         let outcome = plan_unit(settings, selected, job, &contexts, status);
@@ -434,15 +436,16 @@ fn finished_leg(
     settings: &RunSettings,
     selected: &SelectedWorkflow,
     unit: &Unit,
-    job: &Job,
+    job: &JobPlan,
     status: Status,
     message: String,
 ) -> LegResult {
-    let name = job
-        .name
-        .as_ref()
-        .and_then(|t| t.as_literal().map(str::to_string))
-        .unwrap_or_else(|| job.id.clone());
+    // A name with expressions is not evaluated for a job that did not run.
+    let name = if job.name.contains("${{") {
+        job.id.clone()
+    } else {
+        job.name.clone()
+    };
     let message = settings.masker.mask(&message);
     let line = match status {
         Status::Failure => format!("##[error]{message}"),
@@ -453,29 +456,10 @@ fn finished_leg(
     LegResult {
         workflow_index: unit.workflow_index,
         job_id: unit.job_id.clone(),
-        key: ci_store::job_key(&selected.info.path, &job.id, None),
+        key: keys::store_key(&selected.info.path, job, None),
         display_name: name,
         matrix: None,
         outcome: empty_outcome(status, format!("{line}\n")),
         continue_on_error: false,
-    }
-}
-
-/// Selects job ids of a workflow: all jobs, or `only` and what they need.
-pub fn select_jobs(workflow: &Workflow, only: Option<&str>) -> Result<Vec<String>, String> {
-    let graph = JobGraph::new(workflow.jobs.iter().map(|(id, job)| {
-        (
-            id.to_string(),
-            job.needs.iter().map(|n| n.value.clone()).collect(),
-        )
-    }))
-    .map_err(|e| e.to_string())?;
-    match only {
-        None => Ok(graph.topological_order().map(str::to_string).collect()),
-        Some(id) => Ok(graph
-            .with_dependencies(&[id])
-            .into_iter()
-            .map(str::to_string)
-            .collect()),
     }
 }
