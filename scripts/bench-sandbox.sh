@@ -2,13 +2,16 @@
 # Times `htci sandbox -- /bin/true` against bubblewrap with comparable
 # isolation and against a bare /bin/true, in one hyperfine run.
 #
-# Usage: scripts/bench-sandbox.sh [HTCI_BINARY]
+# Usage: scripts/bench-sandbox.sh [HTCI_BINARY [BASELINE_BINARY]]
 # Needs hyperfine and bwrap (Debian packages hyperfine, bubblewrap).
-# Builds the release binary first when no binary is given.
+# Builds the release binary first when no binary is given. A second
+# binary (an older build, say) adds a row for it, measured in the same
+# run so that both see the same machine load.
 set -eu
 
 cd "$(dirname "$0")/.."
 htci=${1:-}
+baseline=${2:-}
 if [ -z "$htci" ]; then
     cargo build --release -p ci-runner
     htci=${CARGO_TARGET_DIR:-target}/release/htci
@@ -37,9 +40,16 @@ bwrap_cmd="$bwrap_cmd --die-with-parent --new-session --cap-drop ALL /bin/true"
 # policy in a separate row.
 minimal_policy=scripts/bench-minimal-seccomp.json
 
-hyperfine -N --warmup 20 --runs "${BENCH_RUNS:-200}" \
-    --export-markdown "${BENCH_MARKDOWN:-/dev/null}" \
-    -n "bare /bin/true" "/bin/true" \
+set -- -n "bare /bin/true" "/bin/true" \
     -n "bwrap" "$bwrap_cmd" \
     -n "htci sandbox, minimal seccomp policy" "$htci sandbox --policy $minimal_policy -- /bin/true" \
     -n "htci sandbox, default seccomp policy" "$htci sandbox -- /bin/true"
+if [ -n "$baseline" ]; then
+    set -- "$@" -n "baseline htci sandbox, default seccomp policy" "$baseline sandbox -- /bin/true"
+fi
+
+echo "bench-sandbox: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "bench-sandbox: before: $(uptime)"
+hyperfine -N --warmup 20 --runs "${BENCH_RUNS:-200}" \
+    --export-markdown "${BENCH_MARKDOWN:-/dev/null}" "$@"
+echo "bench-sandbox: after: $(uptime)"
