@@ -1,13 +1,14 @@
 //! Result keys: the names under which the store keeps each job's result.
 //!
 //! The planner gives every leg a key that is unique in the plan
-//! (`ci.yml/test/ubuntu-1.8`). The result store keeps the older format of
-//! `docs/RESULT_FORMAT.md` instead: `<workflow file stem>.<job id>`, plus
-//! `.<N>` for the N-th leg of a matrix job (`ci.test.2`), built by
-//! [`ci_store::job_key`]. Two workflows can map onto the same store key,
-//! such as `ci.yml` and `ci.yaml`, or names that differ only in characters
-//! the store replaces. [`check_unique`] rejects such a plan before any job
-//! runs, because the store would refuse to write the results after the run.
+//! (`ci.yml/test/ubuntu-1.8`). The result store uses the one-segment keys
+//! that `docs/RESULT_FORMAT.md` documents instead: `<workflow file
+//! stem>.<job id>`, plus `.<N>` for the N-th leg of a matrix job
+//! (`ci.test.2`), built by [`ci_store::job_key`]. Two workflows can map
+//! onto the same store key, such as `ci.yml` and `ci.yaml`, or names that
+//! differ only in characters the store replaces. [`check_unique`] rejects
+//! such a plan before any job runs, because the store rejects a duplicate
+//! key only when it writes the results, after the run.
 
 use std::collections::HashMap;
 
