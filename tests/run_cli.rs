@@ -481,6 +481,56 @@ jobs:
 }
 
 #[test]
+fn cleanup_step_keeps_its_time_limit() {
+    // A cleanup step after Ctrl-C is still bound by its own
+    // `timeout-minutes`, which is shorter than the cleanup time.
+    let sleeper = marker(15);
+    let cleaner = marker(16);
+    let repo = TestRepo::with_workflow(
+        &r#"
+on: push
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Sleeps
+        run: sleep @SLEEPER@
+      - name: Slow cleanup
+        if: cancelled()
+        timeout-minutes: 0.02
+        run: sleep @CLEANER@
+      - name: Next cleanup
+        if: always()
+        run: echo "next-$((40 + 2))"
+"#
+        .replace("@SLEEPER@", &sleeper)
+        .replace("@CLEANER@", &cleaner),
+    );
+    let sha = repo.head();
+
+    let mut child = spawn_in_own_group(&repo);
+    let pattern = format!("sleep {sleeper}");
+    assert!(
+        wait_for(Duration::from_secs(30), || processes_with(&pattern).len()
+            == 1),
+        "the step never started"
+    );
+    signal_group(&child, libc::SIGINT);
+    assert_eq!(exit_code(&mut child, Duration::from_secs(60)), Some(1));
+    assert_eq!(
+        processes_with(&format!("sleep {cleaner}")),
+        Vec::<u32>::new()
+    );
+
+    let job = repo.job(&sha, "ci.work");
+    assert_eq!(job["status"], "cancelled");
+    assert_eq!(step_statuses(&job), ["cancelled", "failure", "success"]);
+    let log = repo.job_log(&sha, "ci.work");
+    assert!(log.contains("timed out after 0.02 minutes"), "{log}");
+    assert!(log.contains("next-42"), "{log}");
+}
+
+#[test]
 fn running_always_step_survives_cancel() {
     // GitHub re-evaluates the `if:` of the running step on cancellation;
     // `always()` is still true, so the step runs to its end.
