@@ -452,7 +452,9 @@ impl Setup {
         summary.sign(&keys).unwrap();
 
         let store = FsStore::new(self.data.join("hashtree-ci"));
-        let path = CommitPath::new(&npub, &npub, "tools/htci", commit).unwrap();
+        let path = CommitPath::new(&npub, &npub, "tools/htci", commit)
+            .unwrap()
+            .with_dirty(dirty);
         let logs = vec![
             (
                 job_log_path("ci.test"),

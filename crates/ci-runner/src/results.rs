@@ -2,6 +2,11 @@
 //! commit's signed [`CommitResult`] summary, and the logs, written to the
 //! result store.
 //!
+//! A run adds to the stored result of its commit: jobs of an earlier run
+//! that this run did not run are kept when they still verify, and the
+//! summary is signed again over all of them. A run with uncommitted
+//! changes is stored apart, in the commit's `dirty/` folder.
+//!
 //! Every string taken from a run (step names, outputs, logs) was masked
 //! when it was produced. The logs, names and outputs are masked once more
 //! before signing, so a value registered late (`::add-mask::`) is hidden
@@ -9,6 +14,7 @@
 
 use std::path::PathBuf;
 
+use ci_core::Keys;
 use ci_core::config::RunnerConfig;
 use ci_core::hash::sha256_hex;
 use ci_core::result::{CommitInfo, CommitResult, JobResult, StepResult};
@@ -27,6 +33,15 @@ pub enum ResultError {
     Write { path: PathBuf, message: String },
     #[error("invalid result location: {0}")]
     Location(String),
+    #[error("{0}")]
+    Store(#[from] ci_store::StoreError),
+}
+
+/// Checks that the result store can be written, before any job runs.
+pub fn check_store() -> Result<(), ResultError> {
+    let store = ci_store::FsStore::default_location()?;
+    store.check_writable()?;
+    Ok(())
 }
 
 /// Everything needed to write the results of a run.
@@ -48,6 +63,10 @@ pub struct StoreRequest<'a> {
 pub struct Assembled {
     pub owner_npub: String,
     pub repo_path: String,
+    /// The run's facts for the summary, which is signed again when stored
+    /// jobs are merged in.
+    pub info: CommitInfo,
+    /// The signed summary of this run's jobs alone.
     pub commit: CommitResult,
     /// `(key, signed job result)`.
     pub jobs: Vec<(String, JobResult)>,
@@ -142,7 +161,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
         started_at: request.started_at,
         finished_at: request.finished_at,
     };
-    let mut commit = CommitResult::summarize(info, &jobs);
+    let mut commit = CommitResult::summarize(info.clone(), &jobs);
     commit.sign(&keys).map_err(|e| ResultError::Sign {
         key: "result.json".into(),
         message: e.to_string(),
@@ -161,6 +180,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
     Ok(Assembled {
         owner_npub,
         repo_path,
+        info,
         commit,
         jobs,
         logs,
@@ -168,13 +188,22 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
 }
 
 /// Assembles, signs and writes the results; returns the commit folder.
+/// Stored jobs that no longer verify are dropped with a warning on stderr.
 pub fn store(request: &StoreRequest<'_>) -> Result<PathBuf, ResultError> {
     let assembled = assemble(request)?;
-    write(&assembled)
+    let merged = write(&assembled, &request.config.keys())?;
+    for job in &merged.dropped {
+        eprintln!(
+            "warning: dropped the stored result of job {} because it does not verify: {}",
+            job.key, job.reason
+        );
+    }
+    Ok(merged.dir)
 }
 
-/// Writes the documents with the store's filesystem backend.
-fn write(assembled: &Assembled) -> Result<PathBuf, ResultError> {
+/// Writes the run with the store's filesystem backend, merged into the
+/// stored result of the commit.
+fn write(assembled: &Assembled, keys: &Keys) -> Result<ci_store::MergedCommit, ResultError> {
     let location = |e: ci_store::StoreError| ResultError::Location(e.to_string());
     let store = ci_store::FsStore::default_location().map_err(location)?;
     let path = ci_store::CommitPath::new(
@@ -183,11 +212,42 @@ fn write(assembled: &Assembled) -> Result<PathBuf, ResultError> {
         &assembled.repo_path,
         &assembled.commit.commit,
     )
-    .map_err(location)?;
-    store
-        .write_commit(&path, &assembled.commit, &assembled.jobs, &assembled.logs)
-        .map_err(|e| ResultError::Write {
-            path: store.commit_dir(&path),
-            message: e.to_string(),
+    .map_err(location)?
+    .with_dirty(assembled.info.dirty);
+    let failed = |e: ci_store::StoreError| ResultError::Write {
+        path: store.commit_dir(&path),
+        message: e.to_string(),
+    };
+
+    let mut writer = store.begin_commit(&path).map_err(failed)?;
+    for (log_path, bytes) in &assembled.logs {
+        writer.write_log(log_path, bytes).map_err(failed)?;
+    }
+    writer
+        .finish_merged(assembled.jobs.clone(), |all| {
+            summarize_union(&assembled.info, all, keys)
         })
+        .map_err(failed)
+}
+
+/// Signs a summary over `jobs`, spanning the earliest start and the latest
+/// end among this run and the kept jobs.
+fn summarize_union(
+    info: &CommitInfo,
+    jobs: &[(String, JobResult)],
+    keys: &Keys,
+) -> Result<CommitResult, ci_store::StoreError> {
+    let mut info = info.clone();
+    for (_, job) in jobs {
+        info.started_at = info.started_at.min(job.started_at);
+        info.finished_at = info.finished_at.max(job.finished_at);
+    }
+    let mut summary = CommitResult::summarize(info, jobs);
+    summary
+        .sign(keys)
+        .map_err(|source| ci_store::StoreError::Mismatch {
+            what: "the commit summary".to_string(),
+            reason: format!("signing failed: {source}"),
+        })?;
+    Ok(summary)
 }

@@ -13,8 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic::open_regular_file;
 use crate::error::StoreError;
-use crate::fs::{StoredDocument, StoredJob, read_document, read_job};
-use crate::path::{RESULT_FILE, job_log_path, validate_log_path};
+use crate::fs::{
+    StoredDocument, StoredJob, dirty_problem, read_document, read_job, unlisted_job_folders,
+};
+use crate::path::{DIRTY_DIR, RESULT_FILE, job_log_path, validate_log_path};
 
 /// The outcome of [`check_commit_folder`].
 #[derive(Debug)]
@@ -29,6 +31,10 @@ pub struct FolderCheck {
     pub log_problems: Vec<String>,
     /// Number of log files whose hash matched.
     pub logs_matched: usize,
+    /// Differences between the folder and the summary: a folder name that
+    /// is not the signed commit, a clean or dirty run in the wrong folder,
+    /// job folders the summary does not list.
+    pub folder_problems: Vec<String>,
 }
 
 impl FolderCheck {
@@ -37,6 +43,7 @@ impl FolderCheck {
     pub fn is_verified(&self) -> bool {
         self.summary.signature.is_ok()
             && self.log_problems.is_empty()
+            && self.folder_problems.is_empty()
             && self.jobs.iter().all(|job| {
                 job.problems.is_empty()
                     && job
@@ -50,9 +57,10 @@ impl FolderCheck {
 /// Checks a commit folder: `result.json`, every job result it lists and
 /// every log those results name.
 ///
-/// Unlike [`crate::FsStore::read_commit`], this does not compare the
-/// documents with the folder's place in a store, so it works on a copied
-/// folder too.
+/// The folder must be named after the signed commit, or be the `dirty`
+/// folder of it for a run with uncommitted changes. Unlike
+/// [`crate::FsStore::read_commit`], the runner and repository folders above
+/// are not compared, so a commit folder copied out of a store passes.
 pub fn check_commit_folder(dir: &Path) -> Result<FolderCheck, StoreError> {
     let summary: StoredDocument<CommitResult> = read_document(&dir.join(RESULT_FILE))?;
     let jobs: Vec<StoredJob> = summary
@@ -76,18 +84,49 @@ pub fn check_commit_folder(dir: &Path) -> Result<FolderCheck, StoreError> {
         }
     }
 
+    let mut folder_problems = name_problems(dir, &summary.result);
+    folder_problems.extend(unlisted_job_folders(dir, &summary.result));
     Ok(FolderCheck {
         dir: dir.to_path_buf(),
         summary,
         jobs,
         log_problems,
         logs_matched,
+        folder_problems,
     })
+}
+
+/// Compares the folder's name with the signed commit and dirty flag.
+fn name_problems(dir: &Path, summary: &CommitResult) -> Vec<String> {
+    // `htci verify .` names the folder only after resolving it.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let name = |path: &Path| {
+        path.file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let folder = name(&dir);
+    let in_dirty = folder == DIRTY_DIR;
+    let commit_folder = if in_dirty {
+        dir.parent().map(name).unwrap_or_default()
+    } else {
+        folder
+    };
+
+    let mut problems = Vec::new();
+    if commit_folder != summary.commit {
+        problems.push(format!(
+            "stored under commit {commit_folder} but signed for commit {}",
+            summary.commit
+        ));
+    }
+    problems.extend(dirty_problem(in_dirty, summary.dirty));
+    problems
 }
 
 /// Lists the log files of a job with their signed hashes: the job log and
 /// each step log that has a `log_path`.
-fn signed_logs<'a>(key: &str, job: &'a JobResult) -> Vec<(String, &'a str)> {
+pub(crate) fn signed_logs<'a>(key: &str, job: &'a JobResult) -> Vec<(String, &'a str)> {
     let mut logs = vec![(job_log_path(key), job.logs_hash.as_str())];
     for step in &job.steps {
         if let Some(log_path) = &step.log_path {
@@ -99,7 +138,7 @@ fn signed_logs<'a>(key: &str, job: &'a JobResult) -> Vec<(String, &'a str)> {
 
 /// Compares one log file with its signed hash; the error is a one-line
 /// description.
-fn check_log(dir: &Path, log_path: &str, expected: &str) -> Result<(), String> {
+pub(crate) fn check_log(dir: &Path, log_path: &str, expected: &str) -> Result<(), String> {
     // The path comes from a document that may have been tampered with.
     validate_log_path(log_path).map_err(|error| error.to_string())?;
 

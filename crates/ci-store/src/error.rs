@@ -67,6 +67,20 @@ pub enum StoreError {
         value: String,
     },
 
+    /// The store's root folder cannot be created or written.
+    #[error(
+        "cannot write the result store {}: {source}; make the folder writable or set \
+         XDG_DATA_HOME to a writable folder",
+        dir.display()
+    )]
+    NotWritable {
+        /// The store's root folder.
+        dir: PathBuf,
+        /// The I/O error of creating the folder or a file in it.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The location of the store could not be found.
     #[error(transparent)]
     NoHome(#[from] ci_core::dirs::NoHomeError),

@@ -1,21 +1,27 @@
 //! The filesystem backend: results as files under a root folder, by
 //! default `$XDG_DATA_HOME/hashtree-ci/` (`~/.local/share/hashtree-ci/`).
 //!
-//! [`FsStore::write_commit`] writes a whole commit folder at once: the
-//! signed summary, every signed job result and every log.
-//! [`FsStore::begin_commit`] does the same in steps, so logs can stream to
-//! disk while jobs run. The files are first written and flushed into a
-//! hidden staging folder next to the commit folder, which then replaces
-//! the commit folder in one `renameat2(RENAME_EXCHANGE)` step. At any
-//! moment, and after a crash, the commit folder contains either the
-//! previous complete run of that commit or the new complete run, never a
-//! mix. Running the same commit again replaces its folder, and other
-//! commits are never touched.
+//! [`FsStore::begin_commit`] writes a run of a commit in steps, so logs can
+//! stream to disk while jobs run. The files are first written and flushed
+//! into a hidden staging folder next to the commit folder, which then
+//! replaces the commit folder in one `renameat2(RENAME_EXCHANGE)` step. At
+//! any moment, and after a crash, the commit folder contains either the
+//! previous complete state or the new one, never a mix.
+//!
+//! [`CommitWriter::finish_merged`] keeps the jobs of the stored run that
+//! this run did not run, so a run of one workflow adds to the commit's
+//! result instead of replacing it. Each writer takes an exclusive `flock`
+//! on `.<commit>.lock` in the repository folder from reading the stored
+//! jobs until the new folder is in place, so concurrent runs of one commit
+//! do not lose each other's jobs. A run with uncommitted changes goes to
+//! `<commit>/dirty/` and never touches the clean result. Other commits are
+//! never touched.
 //!
 //! Reading verifies every signature on the JSON exactly as stored. It also
-//! checks that each document belongs where it was found (runner, commit
-//! and repository match the path), because a validly signed result copied
-//! into another repository's folder must not pass as that repository's.
+//! checks that each document belongs where it was found (runner, commit,
+//! repository and clean or dirty folder match the path), because a validly
+//! signed result copied into another folder must not pass as that
+//! folder's.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -29,7 +35,8 @@ use serde_json::Value;
 use crate::atomic::{exchange, open_regular_file, sync_dir, unique_sibling, write_new_file};
 use crate::error::StoreError;
 use crate::path::{
-    CommitPath, RESULT_FILE, repo_dir, validate_job_key, validate_log_path, validate_npub,
+    CommitPath, DIRTY_DIR, JOBS_DIR, RESULT_FILE, repo_dir, validate_job_key, validate_log_path,
+    validate_npub,
 };
 
 /// Largest result file read, in bytes; anything larger is reported as
@@ -128,8 +135,26 @@ impl FsStore {
         self.root.join(path.relative_dir())
     }
 
-    /// Writes the results of one run of a commit, replacing any earlier
-    /// run of the same commit as a whole, and returns the commit folder.
+    /// Checks that the root folder can be created and written, so a run
+    /// can fail before its first job instead of after its last.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        let not_writable = |source| StoreError::NotWritable {
+            dir: self.root.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.root).map_err(not_writable)?;
+        let probe = unique_sibling(&self.root.join("write-check"), "tmp");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(not_writable)?;
+        std::fs::remove_file(&probe).map_err(not_writable)
+    }
+
+    /// Writes the results of one run of a commit, replacing the stored
+    /// jobs of the same commit as a whole, and returns the commit folder.
+    /// [`CommitWriter::finish_merged`] keeps the jobs this run did not run.
     ///
     /// `jobs` pairs each job key (its folder below `jobs/`) with its signed
     /// result. `logs` pairs a path relative to the commit folder, starting
@@ -170,12 +195,14 @@ impl FsStore {
     pub fn read_commit(&self, path: &CommitPath) -> Result<StoredCommit, StoreError> {
         let dir = self.commit_dir(path);
         let summary: StoredDocument<CommitResult> = read_document(&dir.join(RESULT_FILE))?;
-        let problems = place_problems(
+        let mut problems = place_problems(
             path,
             &summary.result.runner_npub,
             &summary.result.commit,
             &summary.result.repo_hash,
         );
+        problems.extend(dirty_problem(path.is_dirty(), summary.result.dirty));
+        problems.extend(unlisted_job_folders(&dir, &summary.result));
         let jobs = summary
             .result
             .jobs
@@ -211,10 +238,21 @@ impl FsStore {
         let mut listing = Listing::default();
         for runner in runners {
             for commit in self.commit_names(&runner, owner_npub, repo_path)? {
-                let path = CommitPath::new(&runner, owner_npub, repo_path, &commit)?;
-                match self.read_commit(&path) {
-                    Ok(stored) => listing.commits.push(stored),
-                    Err(error) => listing.unreadable.push(error),
+                let clean = CommitPath::new(&runner, owner_npub, repo_path, &commit)?;
+                let dirty = clean.clone().with_dirty(true);
+                let has_dirty = self.commit_dir(&dirty).is_dir();
+                // A commit run only with uncommitted changes has no clean
+                // result.json, which is not an error.
+                let has_clean = self.commit_dir(&clean).join(RESULT_FILE).exists() || !has_dirty;
+                let folders = [(has_clean, clean), (has_dirty, dirty)];
+                for path in folders
+                    .into_iter()
+                    .filter_map(|(has, path)| has.then_some(path))
+                {
+                    match self.read_commit(&path) {
+                        Ok(stored) => listing.commits.push(stored),
+                        Err(error) => listing.unreadable.push(error),
+                    }
                 }
             }
         }
@@ -224,6 +262,7 @@ impl FsStore {
                 .finished_at
                 .cmp(&a.summary.result.finished_at)
                 .then_with(|| a.path.commit().cmp(b.path.commit()))
+                .then_with(|| a.path.is_dirty().cmp(&b.path.is_dirty()))
         });
         Ok(listing)
     }
@@ -285,6 +324,12 @@ fn check_documents(
     check_document(path, "the commit summary", summary, |s| {
         (&s.runner_npub, &s.commit, &s.repo_hash)
     })?;
+    if let Some(reason) = dirty_problem(path.is_dirty(), summary.dirty) {
+        return Err(StoreError::Mismatch {
+            what: "the commit summary".to_string(),
+            reason,
+        });
+    }
 
     let mut keys = HashSet::new();
     for (key, job) in jobs {
@@ -379,25 +424,58 @@ fn place_problems(path: &CommitPath, runner: &str, commit: &str, repo_hash: &str
     let mut problems = Vec::new();
     if runner != path.runner_npub() {
         problems.push(format!(
-            "runner_npub is {runner} but the result is stored under runner {}",
+            "stored under runner {} but signed by runner {runner}",
             path.runner_npub()
         ));
     }
     if commit != path.commit() {
         problems.push(format!(
-            "commit is {commit} but the result is stored under commit {}",
+            "stored under commit {} but signed for commit {commit}",
             path.commit()
         ));
     }
     let expected_hash = path.repo_hash();
     if repo_hash != expected_hash {
         problems.push(format!(
-            "repo_hash is {repo_hash} but the folder {}/{} has repo_hash {expected_hash}",
+            "stored under repository {}/{} (repo_hash {expected_hash}) but signed for repo_hash \
+             {repo_hash}",
             path.owner_npub(),
             path.repo_path()
         ));
     }
     problems
+}
+
+/// Describes a summary stored in the clean folder of a commit but signed
+/// as a dirty run, or the reverse.
+pub(crate) fn dirty_problem(in_dirty_folder: bool, signed_dirty: bool) -> Option<String> {
+    match (in_dirty_folder, signed_dirty) {
+        (false, true) => Some(format!(
+            "stored as the clean result but signed as a run with uncommitted changes, which \
+             belongs in {DIRTY_DIR}/"
+        )),
+        (true, false) => Some(format!(
+            "stored in {DIRTY_DIR}/ but signed as a clean run, which belongs in the commit folder"
+        )),
+        _ => None,
+    }
+}
+
+/// Lists the folders below `jobs/` that the summary does not name, each
+/// as a one-line problem.
+pub(crate) fn unlisted_job_folders(dir: &Path, summary: &CommitResult) -> Vec<String> {
+    let listed: HashSet<&str> = summary.jobs.iter().map(|job| job.key.as_str()).collect();
+    let jobs_dir = dir.join(JOBS_DIR);
+    let mut names = match read_dir_names(&jobs_dir) {
+        Ok(names) => names,
+        Err(error) => return vec![error.to_string()],
+    };
+    names.sort();
+    names
+        .into_iter()
+        .filter(|name| !listed.contains(name.as_str()))
+        .map(|name| format!("{JOBS_DIR}/{name}: job folder not listed in {RESULT_FILE}"))
+        .collect()
 }
 
 /// Reads the job result that `entry` of the summary points to and
@@ -503,7 +581,7 @@ fn write_json<T: serde::Serialize>(file: &Path, document: &T) -> Result<(), Stor
 
 /// Moves `staging` to `final_dir`, replacing an existing folder in one
 /// step where the file system allows it.
-fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
     if !final_dir.exists() {
         return std::fs::rename(staging, final_dir)
             .map_err(|e| StoreError::io("rename", final_dir, e));
@@ -522,7 +600,7 @@ fn replace_dir(staging: &Path, final_dir: &Path) -> Result<(), StoreError> {
     remove_old(&old)
 }
 
-fn remove_old(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn remove_old(dir: &Path) -> Result<(), StoreError> {
     std::fs::remove_dir_all(dir).map_err(|e| StoreError::io("remove old folder", dir, e))
 }
 
@@ -565,7 +643,7 @@ fn writer_pid(name: &str) -> Option<u32> {
 }
 
 /// Returns the UTF-8 entry names of a folder; a missing folder has none.
-fn read_dir_names(dir: &Path) -> Result<Vec<String>, StoreError> {
+pub(crate) fn read_dir_names(dir: &Path) -> Result<Vec<String>, StoreError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -581,7 +659,10 @@ fn read_dir_names(dir: &Path) -> Result<Vec<String>, StoreError> {
     Ok(names)
 }
 
+mod merge;
 mod writer;
+
+pub use merge::{DroppedJob, MergedCommit};
 
 pub use writer::CommitWriter;
 

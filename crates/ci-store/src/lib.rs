@@ -22,6 +22,9 @@ pub mod path;
 
 pub use check::{FolderCheck, check_commit_folder};
 pub use error::StoreError;
-pub use fs::{CommitWriter, FsStore, Listing, StoredCommit, StoredDocument, StoredJob};
+pub use fs::{
+    CommitWriter, DroppedJob, FsStore, Listing, MergedCommit, StoredCommit, StoredDocument,
+    StoredJob,
+};
 pub use locate::{OwnerSource, RepoLocation, locate_repo};
 pub use path::{CommitPath, job_key, job_log_path, step_log_path};

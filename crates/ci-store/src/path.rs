@@ -8,6 +8,8 @@
 //! jobs/<job-key>/result.json        signed JobResult, one per job or matrix leg
 //! logs/<job-key>/job.log            the whole job log
 //! logs/<job-key>/<NN>-<step>.log    one log per step, NN counting from 01
+//! dirty/                            the latest run with uncommitted changes,
+//!                                   in the same layout
 //! ```
 //!
 //! Every component comes from outside (a remote URL, a workflow file, a
@@ -33,6 +35,10 @@ pub const JOBS_DIR: &str = "jobs";
 /// Folder of the logs below a commit folder.
 pub const LOGS_DIR: &str = "logs";
 
+/// Folder below a commit folder that holds the latest run made with
+/// uncommitted changes, so it never replaces the clean result.
+pub const DIRTY_DIR: &str = "dirty";
+
 /// Maximum length of one path segment, in bytes.
 pub const MAX_SEGMENT_LEN: usize = 100;
 
@@ -47,6 +53,7 @@ pub struct CommitPath {
     owner_npub: String,
     repo_path: String,
     commit: String,
+    dirty: bool,
 }
 
 impl CommitPath {
@@ -66,7 +73,21 @@ impl CommitPath {
             owner_npub: owner_npub.to_string(),
             repo_path: repo_path.to_string(),
             commit: commit.to_string(),
+            dirty: false,
         })
+    }
+
+    /// Returns the same location for a run with uncommitted changes
+    /// (`dirty` true), whose folder is `<commit>/dirty/`, or for a clean
+    /// run.
+    pub fn with_dirty(mut self, dirty: bool) -> Self {
+        self.dirty = dirty;
+        self
+    }
+
+    /// True for the folder of runs with uncommitted changes.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 
     /// NIP-19 `npub` of the runner.
@@ -96,7 +117,8 @@ impl CommitPath {
 
     /// Returns the commit folder relative to the store root.
     pub fn relative_dir(&self) -> PathBuf {
-        repo_dir(&self.runner_npub, &self.owner_npub, &self.repo_path).join(&self.commit)
+        let dir = repo_dir(&self.runner_npub, &self.owner_npub, &self.repo_path).join(&self.commit);
+        if self.dirty { dir.join(DIRTY_DIR) } else { dir }
     }
 }
 
@@ -104,8 +126,12 @@ impl fmt::Display for CommitPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}/ci/{}/{}/{}",
-            self.runner_npub, self.owner_npub, self.repo_path, self.commit
+            "{}/ci/{}/{}/{}{}",
+            self.runner_npub,
+            self.owner_npub,
+            self.repo_path,
+            self.commit,
+            if self.dirty { "/dirty" } else { "" }
         )
     }
 }

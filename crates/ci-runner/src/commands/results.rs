@@ -1,6 +1,8 @@
 //! `htci results [PATH]`: lists the stored results of a repository, newest
 //! first, with the status of every job and whether each signature
-//! verified. Every file is verified on listing.
+//! verified. Every file is verified on listing. A commit's run with
+//! uncommitted changes, stored in its `dirty/` folder, is listed next to
+//! the clean result and marked `(dirty)`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -152,7 +154,7 @@ fn print_listing(
         let summary = &commit.summary.result;
         println!();
         println!(
-            "{}  {:<9} {}  {}{}{}  signature {}",
+            "{}  {:<9} {}  {}{}{}  {}",
             short(commit.path.commit()),
             summary.status,
             ci_core::rfc3339::format(summary.finished_at),
@@ -168,7 +170,7 @@ fn print_listing(
         println!("  runner {}", summary.runner_npub);
         for job in &commit.jobs {
             println!(
-                "  {:<9} {} / {}  signature {}",
+                "  {:<9} {} / {}  {}",
                 job.summary.status,
                 job.summary.workflow,
                 job.summary.job_name,
@@ -186,18 +188,20 @@ fn short(commit: &str) -> &str {
     &commit[..12.min(commit.len())]
 }
 
+/// Describes whether a document verified: a bad signature first, else
+/// the first way it disagrees with where it is stored.
 fn verdict(signature: &Result<(), ci_core::VerifyError>, problems: &[String]) -> String {
     match (signature, problems.first()) {
-        (Err(error), _) => format!("FAILED: {error}"),
-        (Ok(()), Some(problem)) => format!("FAILED: {problem}"),
-        (Ok(()), None) => "ok".to_string(),
+        (Err(error), _) => format!("signature FAILED: {error}"),
+        (Ok(()), Some(problem)) => format!("NOT VERIFIED: {problem}"),
+        (Ok(()), None) => "signature ok".to_string(),
     }
 }
 
 fn job_verdict(job: &StoredJob) -> String {
     match &job.document {
         Ok(document) => verdict(&document.signature, &job.problems),
-        Err(error) => format!("FAILED: {error}"),
+        Err(error) => format!("NOT VERIFIED: {error}"),
     }
 }
 
@@ -216,6 +220,7 @@ fn commit_json(commit: &StoredCommit) -> Value {
     let summary = &commit.summary.result;
     json!({
         "commit": commit.path.commit(),
+        "folder": if commit.path.is_dirty() { "dirty" } else { "clean" },
         "status": summary.status,
         "started_at": ci_core::rfc3339::format(summary.started_at),
         "finished_at": ci_core::rfc3339::format(summary.finished_at),
@@ -263,14 +268,14 @@ mod tests {
 
     #[test]
     fn verdict_texts() {
-        assert_eq!(verdict(&Ok(()), &[]), "ok");
+        assert_eq!(verdict(&Ok(()), &[]), "signature ok");
         assert_eq!(
             verdict(&Ok(()), &["commit differs".to_string()]),
-            "FAILED: commit differs"
+            "NOT VERIFIED: commit differs"
         );
         assert_eq!(
             verdict(&Err(ci_core::VerifyError::MissingSignature), &[]),
-            "FAILED: missing signature: the result has no \"signature\" field"
+            "signature FAILED: missing signature: the result has no \"signature\" field"
         );
     }
 }

@@ -162,6 +162,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    results::check_store().map_err(|e| InputError(e.to_string()))?;
     let masker = Masker::new();
     for value in secrets.values() {
         masker.add(value);
@@ -308,7 +309,9 @@ fn report(args: &RunArgs, settings: &RunSettings, finished: &Finished<'_>) -> Ex
     if args.json {
         print_json(finished, result_path.as_deref(), failed, masker);
     }
-    if failed || stored.is_err() {
+    if stored.is_err() {
+        ExitCode::from(2)
+    } else if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -1,7 +1,9 @@
 //! `htci verify PATH`: checks the signature of a stored result (a commit
 //! summary or a job result) against the `runner_npub` it names. Given a
 //! commit folder, it checks the summary, every job result and every log
-//! against the hashes the results sign.
+//! against the hashes the results sign, that the folder is named after
+//! the signed commit (or is its `dirty/` folder for a run with
+//! uncommitted changes), and that every job folder is listed.
 //!
 //! A valid signature proves that the holder of that npub's key signed
 //! exactly this content. It does not prove that the npub belongs to a
@@ -29,7 +31,8 @@ const EXIT_UNREADABLE: u8 = 2;
     after_help = "Exit status: 0 when the signature verifies, 1 when it does not (the content \
                   was changed, the signature or npub is missing or invalid, or --npub differs), \
                   2 when PATH cannot be read or is not valid JSON. For a commit folder, any \
-                  job result or log that does not match also gives 1."
+                  job result or log that does not match, a folder name that is not the signed commit, or a \
+                  job folder the summary does not list also gives 1."
 )]
 pub struct VerifyArgs {
     /// A signed result file (a commit's `result.json` or a job's result
@@ -122,6 +125,7 @@ fn folder_problems(folder: &FolderCheck, signer: &Result<String, String>) -> Vec
         );
     }
     problems.extend(folder.log_problems.iter().cloned());
+    problems.extend(folder.folder_problems.iter().cloned());
     problems
 }
 

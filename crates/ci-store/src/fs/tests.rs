@@ -180,8 +180,21 @@ fn stored_files_are_the_only_entries() {
         ]
     );
     let repo_dir = commit_dir.parent().unwrap();
-    let siblings: Vec<_> = std::fs::read_dir(repo_dir).unwrap().collect();
-    assert_eq!(siblings.len(), 1, "staging folder left behind");
+    assert_eq!(
+        entry_names(repo_dir),
+        [format!(".{}.lock", commit_hash(1)), commit_hash(1)],
+        "staging folder left behind"
+    );
+}
+
+/// Returns the sorted entry names of a folder.
+pub(crate) fn entry_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
 }
 
 fn walk(dir: &Path) -> Vec<String> {
@@ -225,10 +238,11 @@ fn rewrite_replaces_the_whole_commit() {
     assert_eq!(stored.summary.result.status, Status::Success);
     assert_eq!(stored.jobs.len(), 1);
     assert!(stored.is_verified());
-    let siblings: Vec<_> = std::fs::read_dir(commit_dir.parent().unwrap())
-        .unwrap()
-        .collect();
-    assert_eq!(siblings.len(), 1, "old run left behind");
+    assert_eq!(
+        entry_names(commit_dir.parent().unwrap()),
+        [format!(".{commit}.lock"), commit.clone()],
+        "old run left behind"
+    );
 }
 
 #[test]
@@ -366,10 +380,13 @@ fn result_copied_to_other_repo_is_flagged() {
     assert_eq!(stored.summary.signature, Ok(()));
     assert!(!stored.is_verified());
     assert_eq!(stored.problems.len(), 1);
-    assert!(
-        stored.problems[0].starts_with("repo_hash is "),
-        "{:?}",
-        stored.problems
+    assert_eq!(
+        stored.problems[0],
+        format!(
+            "stored under repository {npub}/other/repo (repo_hash {}) but signed for repo_hash {}",
+            other_path.repo_hash(),
+            run.path.repo_hash()
+        )
     );
 }
 
@@ -670,7 +687,10 @@ fn failed_finish_keeps_previous_run() {
         b"log of job0"
     );
     let repo_dir = stored.dir.parent().unwrap();
-    assert_eq!(std::fs::read_dir(repo_dir).unwrap().count(), 1);
+    assert_eq!(
+        entry_names(repo_dir),
+        [format!(".{}.lock", commit_hash(1)), commit_hash(1)]
+    );
 }
 
 #[test]
