@@ -265,7 +265,10 @@ jobs:
 
     let allowed = repo.job(&sha, "ci.allowed");
     assert_eq!(allowed["status"], "failure");
+    assert_eq!(allowed["continue_on_error"], true);
     assert_eq!(allowed["steps"][0]["exit_code"], 4);
+    let commit = repo.result(&sha);
+    assert_eq!(commit["status"], "success");
     let after = repo.job(&sha, "ci.after");
     assert_eq!(after["status"], "success");
     assert_eq!(after["outputs"], json!({"seen": "success"}));

@@ -69,6 +69,7 @@ fn fixture_job(keys: &Keys, repo_path: &str, commit: &str) -> JobResult {
         workflow: "CI".to_string(),
         job_name: "test".to_string(),
         status: Status::Failure,
+        continue_on_error: false,
         started_at: time("2026-12-04T16:00:00Z"),
         finished_at: time("2026-12-04T16:01:30.5Z"),
         logs_hash: ci_core::hash::sha256_hex(log),

@@ -69,6 +69,10 @@ pub struct JobResult {
     pub job_name: String,
     /// Conclusion of the job.
     pub status: Status,
+    /// True when the job has `continue-on-error: true`, so a `failure`
+    /// here does not fail the commit: see [`JobResult::counted_status`].
+    #[serde(default)]
+    pub continue_on_error: bool,
     /// Time the job started, RFC 3339 in UTC.
     #[serde(with = "crate::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -256,8 +260,10 @@ impl CommitResult {
             .iter()
             .map(|(key, job)| (summarize_job(key, job), job))
             .collect();
-        // A stable sort, so jobs of equal status keep the caller's order.
-        summaries.sort_by(|a, b| Status::cmp_worst_first(&a.0.status, &b.0.status));
+        // A stable sort, so jobs of equal status keep the caller's order. A
+        // failed job with continue-on-error sorts as a success.
+        summaries
+            .sort_by(|a, b| Status::cmp_worst_first(&a.1.counted_status(), &b.1.counted_status()));
 
         let mut workflows: Vec<String> = jobs.iter().map(|(_, job)| job.workflow.clone()).collect();
         workflows.sort();
@@ -268,7 +274,7 @@ impl CommitResult {
             repo_hash: crate::hash::repo_hash(&info.owner_npub, &info.repo_path),
             runner_npub: info.runner_npub,
             commit: info.commit,
-            status: worst.map_or(Status::Skipped, |job| job.status),
+            status: worst.map_or(Status::Skipped, JobResult::counted_status),
             started_at: info.started_at,
             finished_at: info.finished_at,
             workflow: worst.map(|job| job.workflow.clone()).unwrap_or_default(),
@@ -306,6 +312,17 @@ impl CommitResult {
 }
 
 impl JobResult {
+    /// Returns the status the job contributes to its commit's summary: a
+    /// failed job with `continue-on-error` counts as `success`, because
+    /// GitHub lets the workflow run pass when such a job fails.
+    pub fn counted_status(&self) -> Status {
+        if self.continue_on_error && self.status == Status::Failure {
+            Status::Success
+        } else {
+            self.status
+        }
+    }
+
     /// Signs the result with the runner key; see [`signing::sign_value`].
     pub fn sign(&mut self, keys: &Keys) -> Result<(), SignError> {
         self.signature = Some(signing::signature_of(&*self, keys)?);
@@ -366,6 +383,7 @@ mod tests {
             workflow: workflow.to_string(),
             job_name: job_id.to_string(),
             status,
+            continue_on_error: false,
             started_at: datetime!(2026-12-04 16:00:00 UTC),
             finished_at: datetime!(2026-12-04 16:01:30 UTC),
             logs_hash: sha256_hex(job_id.as_bytes()),
@@ -500,6 +518,23 @@ mod tests {
             crate::hash::repo_hash(OWNER, "tools/htci")
         );
         assert!(summary.dirty);
+    }
+
+    #[test]
+    fn summarize_counts_allowed_failure_as_success() {
+        let mut allowed = job("allowed", "CI", Status::Failure);
+        allowed.continue_on_error = true;
+        let jobs = vec![
+            ("ci.allowed".to_string(), allowed),
+            ("ci.lint".to_string(), job("lint", "CI", Status::Success)),
+            ("ci.docs".to_string(), job("docs", "CI", Status::Skipped)),
+        ];
+        let summary = CommitResult::summarize(info(), &jobs);
+        assert_eq!(summary.status, Status::Success);
+        assert_eq!(summary.job_id, "allowed");
+        assert_eq!(summary.jobs[0].status, Status::Failure);
+        let keys: Vec<&str> = summary.jobs.iter().map(|j| j.key.as_str()).collect();
+        assert_eq!(keys, ["ci.allowed", "ci.lint", "ci.docs"]);
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
             workflow: workflow.name.clone(),
             job_name: request.masker.mask(&leg.display_name),
             status: leg.outcome.status,
+            continue_on_error: leg.continue_on_error,
             started_at: leg.outcome.started_at,
             finished_at: leg.outcome.finished_at,
             logs_hash: sha256_hex(&leg.outcome.log),

@@ -36,6 +36,7 @@ pub(crate) fn job(keys: &Keys, commit: &str, job_id: &str, status: Status) -> Jo
         workflow: "CI".to_string(),
         job_name: job_id.to_string(),
         status,
+        continue_on_error: false,
         started_at: datetime!(2026-12-04 16:00:00 UTC),
         finished_at: datetime!(2026-12-04 16:01:00 UTC),
         logs_hash: sha256_hex(log.as_bytes()),
