@@ -35,7 +35,19 @@ fn assert_input_error(output: &run_support::RunOutput, needle: &str) {
 #[test]
 fn broken_workflow_exits_2() {
     let repo = TestRepo::with_workflow("on: push\njobs:\n  build:\n    runs-on: [\n");
-    assert_input_error(&repo.run(&[]), "ci.yml");
+    let output = repo.run(&[]);
+    assert_eq!(output.code, 2, "{}", output.all());
+    let lines: Vec<&str> = output.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", output.all());
+    assert!(
+        lines[0].starts_with(".github/workflows/ci.yml:5:1: error: invalid YAML"),
+        "{}",
+        output.all()
+    );
+    assert_eq!(
+        lines[1],
+        "error: workflow file .github/workflows/ci.yml is invalid: 1 error(s), listed above"
+    );
 }
 
 #[test]

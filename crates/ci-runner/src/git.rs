@@ -14,6 +14,11 @@ pub enum GitError {
     Missing(PathBuf),
     #[error("{0} is not a git repository; run `git init` and commit, or pass a checkout")]
     NotARepository(PathBuf),
+    #[error(
+        "{0} is a bare git repository, without a working tree; clone it with git clone {0} and \
+         run htci there"
+    )]
+    Bare(PathBuf),
     #[error("repository {0} has no commit yet; commit once before `htci run`")]
     NoCommit(PathBuf),
     #[error("failed to run `git {args}` in {dir}: {source}")]
@@ -84,8 +89,14 @@ pub fn inspect(path: &Path) -> Result<RepoInfo, GitError> {
     if !path.exists() {
         return Err(GitError::Missing(path.to_path_buf()));
     }
-    let root = git(path, &["rev-parse", "--show-toplevel"])
-        .map_err(|_| GitError::NotARepository(path.to_path_buf()))?;
+    let root = git(path, &["rev-parse", "--show-toplevel"]).map_err(|_| {
+        let bare = git(path, &["rev-parse", "--is-bare-repository"]);
+        if bare.is_ok_and(|answer| answer.trim() == "true") {
+            GitError::Bare(path.to_path_buf())
+        } else {
+            GitError::NotARepository(path.to_path_buf())
+        }
+    })?;
     let root = PathBuf::from(root.trim());
 
     let sha = git(
@@ -133,8 +144,10 @@ pub fn inspect(path: &Path) -> Result<RepoInfo, GitError> {
     })
 }
 
-/// Resolves the ref: the branch checked out, else a tag at HEAD, else
-/// `HEAD` itself.
+/// Resolves the ref: the branch checked out, else a tag at HEAD. A
+/// detached HEAD at no tag has no ref, all three values empty: GitHub sets
+/// `GITHUB_REF` only when a branch or tag is available, and a branch or tag
+/// filter under `on:` then matches nothing.
 fn resolve_ref(root: &Path) -> Result<(String, String, String), GitError> {
     if let Ok(full) = git(root, &["symbolic-ref", "-q", "HEAD"]) {
         let full = full.trim().to_string();
@@ -148,9 +161,7 @@ fn resolve_ref(root: &Path) -> Result<(String, String, String), GitError> {
     if let Some(tag) = tags.lines().next().filter(|t| !t.is_empty()) {
         return Ok((format!("refs/tags/{tag}"), tag.to_string(), "tag".into()));
     }
-    // NOTE: a detached HEAD without a tag has no ref on GitHub's side
-    // either; `refs/heads/HEAD` keeps `github.ref` non-empty for filters.
-    Ok(("refs/heads/HEAD".into(), "HEAD".into(), "branch".into()))
+    Ok((String::new(), String::new(), String::new()))
 }
 
 /// `(owner, name)` from the `origin` remote URL, else `local` and the

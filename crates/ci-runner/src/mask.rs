@@ -7,6 +7,10 @@
 //! the log is masked one line at a time. Steps add values at run time with
 //! the `::add-mask::VALUE` workflow command. Empty values are never masks.
 //!
+//! Each value is also registered in base64, as GitHub's runner does, so a
+//! step that prints `base64 <<< "$SECRET"` or a token inside a base64
+//! `Authorization: Basic` header is masked too. See [`base64_variants`].
+//!
 //! A line too long to hold whole arrives in pieces; [`Masker::mask_piece`]
 //! masks each piece and carries over the bytes that may still begin a
 //! value, so a value split between two pieces is masked too.
@@ -37,10 +41,15 @@ impl Masker {
         let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
         for candidate in candidates {
             let candidate = candidate.trim_end_matches('\r');
-            if candidate.trim().is_empty() || values.iter().any(|v| v == candidate) {
+            if candidate.trim().is_empty() {
                 continue;
             }
-            values.push(candidate.to_string());
+            let encodings = base64_variants(candidate.as_bytes());
+            for value in std::iter::once(candidate.to_string()).chain(encodings) {
+                if !values.contains(&value) {
+                    values.push(value);
+                }
+            }
         }
 
         // Sorted by length, longest first, so a value containing a shorter one
@@ -118,6 +127,52 @@ impl Masker {
             other => other.clone(),
         }
     }
+}
+
+/// Shortest base64 text registered as a mask; a shorter one would hide
+/// common words in unrelated output.
+const MIN_BASE64_MASK_LEN: usize = 6;
+
+/// Returns the base64 texts that appear in the base64 encoding of any
+/// text containing `value`, whatever its offset. Base64 encodes groups of
+/// three bytes, so the encoding of `value` appears as is when it starts a
+/// group; at offset 1 (2) within a group, the encoding of `value` without
+/// its first 2 (1) bytes does. Only the characters fixed by `value` alone
+/// are kept: the last one, which also holds bits of the next byte, and the
+/// `=` padding are dropped unless the length is a multiple of three.
+///
+/// NOTE: variants shorter than [`MIN_BASE64_MASK_LEN`] are not registered,
+/// so the base64 of a very short secret at some offsets is not masked.
+pub fn base64_variants(value: &[u8]) -> Vec<String> {
+    (0..3)
+        .filter_map(|skip| value.get(skip..))
+        .map(|tail| {
+            let mut encoded = base64_encode(tail);
+            encoded.truncate(tail.len() * 8 / 6);
+            encoded
+        })
+        .filter(|encoded| encoded.len() >= MIN_BASE64_MASK_LEN)
+        .collect()
+}
+
+/// Encodes `bytes` in standard base64 (RFC 4648 alphabet) with padding.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let bits = group.iter().enumerate().fold(0u32, |bits, (i, &byte)| {
+            bits | u32::from(byte) << (16 - 8 * i)
+        });
+        for i in 0..4 {
+            if i <= group.len() {
+                let index = (bits >> (18 - 6 * i)) & 0x3f;
+                encoded.push(char::from(ALPHABET[index as usize]));
+            } else {
+                encoded.push('=');
+            }
+        }
+    }
+    encoded
 }
 
 /// Returns the length of `bytes` without a UTF-8 character that is cut
@@ -248,6 +303,71 @@ mod tests {
         masker.add("abcd");
         assert_eq!(mask_in_pieces(&masker, &[b"xab", b"cdy"]), "x***y");
         assert_eq!(mask_in_pieces(&masker, &[b"xab", b"cy"]), "x***cy");
+    }
+
+    #[test]
+    fn base64_encoding_matches_rfc_4648() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"", ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"fooba", "Zm9vYmE="),
+            (b"foobar", "Zm9vYmFy"),
+        ];
+        for (raw, encoded) in cases {
+            assert_eq!(base64_encode(raw), encoded);
+        }
+    }
+
+    #[test]
+    fn base64_variants_of_value() {
+        assert_eq!(
+            base64_variants(b"hunter2-secret"),
+            [
+                "aHVudGVyMi1zZWNyZX",
+                "dW50ZXIyLXNlY3Jld",
+                "bnRlcjItc2VjcmV0"
+            ]
+        );
+        assert_eq!(base64_variants(b"abcd"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn base64_of_value_at_every_offset_is_masked() {
+        let secret = "hunter2-secret";
+        let masker = Masker::new();
+        masker.add(secret);
+        for prefix in ["", "x", "xy", "xyz", "user:", "Basic user:"] {
+            for suffix in ["", "!", "\n", "-more"] {
+                let text = format!("{prefix}{secret}{suffix}");
+                let encoded = base64_encode(text.as_bytes());
+                let masked = masker.mask(&encoded);
+                assert!(masked.contains(MASK), "{text:?} as {encoded} -> {masked}");
+                for variant in base64_variants(secret.as_bytes()) {
+                    assert!(!masked.contains(&variant), "{text:?} -> {masked}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn base64_at_offset_masked_exactly() {
+        let masker = Masker::new();
+        masker.add("hunter2-secret");
+        // "hunter2-secret" at offsets 0, 1 and 2 of a base64 group.
+        assert_eq!(masker.mask("aHVudGVyMi1zZWNyZXQ="), "***Q=");
+        assert_eq!(masker.mask("eGh1bnRlcjItc2VjcmV0"), "eGh1***");
+        assert_eq!(masker.mask("eHlodW50ZXIyLXNlY3JldA=="), "eHlo***A==");
+    }
+
+    #[test]
+    fn base64_masked_in_pieces() {
+        let masker = Masker::new();
+        masker.add("hunter2-secret");
+        let pieces: Vec<&[u8]> = b"key eGh1bnRlcjItc2VjcmV0 end".chunks(3).collect();
+        assert_eq!(mask_in_pieces(&masker, &pieces), "key eGh1*** end");
     }
 
     #[test]

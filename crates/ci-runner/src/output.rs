@@ -5,6 +5,11 @@
 //! step and job ends with a status line, and the run ends with a summary
 //! table. With `--json` the human output goes to stderr, so stdout holds
 //! only the JSON summary.
+//!
+//! Control characters are shown escaped, because step output is untrusted:
+//! a carriage return or `ESC [2K` could erase the prefix and draw a fake
+//! status line, and OSC 52 could write the clipboard. Stored logs keep the
+//! raw bytes.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -41,7 +46,7 @@ impl Console {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         // NOTE: a closed terminal must not fail the run, so write errors
         // are dropped here.
-        let _ = writeln!(sink, "{line}");
+        let _ = writeln!(sink, "{}", escape_controls(line));
         let _ = sink.flush();
     }
 
@@ -98,6 +103,30 @@ impl Console {
     }
 }
 
+/// Replaces control characters other than tab and newline with visible
+/// text: C0 characters and DEL in caret notation (`ESC` is `^[`, `CR` is
+/// `^M`, `DEL` is `^?`), and C1 characters, which some terminals also obey,
+/// as `\u{9b}`.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_unsafe = |c: char| c.is_control() && c != '\t' && c != '\n';
+    if !text.contains(is_unsafe) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c as u32 {
+            _ if !is_unsafe(c) => escaped.push(c),
+            code @ 0..=0x1f => {
+                escaped.push('^');
+                escaped.push(char::from(code as u8 + b'@'));
+            }
+            0x7f => escaped.push_str("^?"),
+            code => escaped.push_str(&format!("\\u{{{code:x}}}")),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
 fn symbol(status: Status) -> &'static str {
     match status {
         Status::Success => "✓",
@@ -127,5 +156,20 @@ mod tests {
     fn durations() {
         assert_eq!(format_duration(Duration::from_millis(420)), "0.42s");
         assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
+    }
+
+    #[test]
+    fn controls_are_escaped() {
+        let cases = [
+            ("\r\x1b[2K✓ fake (success)", "^M^[[2K✓ fake (success)"),
+            ("\x1b]52;c;aGk=\x07", "^[]52;c;aGk=^G"),
+            ("a\tb\nc", "a\tb\nc"),
+            ("del\x7f nul\0 bs\x08", "del^? nul^@ bs^H"),
+            ("csi\u{9b}31m", "csi\\u{9b}31m"),
+            ("plain ünïcode", "plain ünïcode"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(escape_controls(raw), shown, "{raw:?}");
+        }
     }
 }

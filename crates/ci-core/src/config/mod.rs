@@ -40,6 +40,17 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 
+    /// A file of an untrusted repository is of a kind the runner does not
+    /// read, such as a symbolic link or a device. The reason names only the
+    /// kind, never content.
+    #[error("{path}: {reason}")]
+    Untrusted {
+        /// The file.
+        path: String,
+        /// What was found and what to do.
+        reason: String,
+    },
+
     /// The file is not valid TOML.
     #[error("{path}: invalid TOML at line {line}, column {column}: {message}")]
     Syntax {

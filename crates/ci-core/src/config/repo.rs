@@ -12,16 +12,31 @@
 //!
 //! The file is optional. Sections other than `[ci]` are ignored, so other
 //! hashtree tools can keep settings in the same file.
+//!
+//! The repository may be untrusted, and the runner reads this file on the
+//! host. So the file is read only when it is a regular file inside the
+//! repository, of at most [`MAX_REPO_CONFIG_BYTES`]. A symbolic link (the
+//! file itself or the `.hashtree` directory), a FIFO or a device is an
+//! error that names only what was found, never its content. A link to
+//! `/dev/zero` thus cannot exhaust memory, and a link to a host file cannot
+//! leak it through a parse error.
 
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::ConfigError;
 use super::table::{Section, parse_document};
-use super::{ConfigError, read_optional};
 use crate::dirs::display_path;
 use crate::signing::parse_npub;
 
 /// Path of the file relative to the repository root.
 pub const REPO_CONFIG_PATH: &str = ".hashtree/ci.toml";
+
+/// Largest `.hashtree/ci.toml` the runner reads. A real file contains a
+/// few npubs, well under 1 KiB.
+pub const MAX_REPO_CONFIG_BYTES: u64 = 64 << 10;
 
 /// The contents of `.hashtree/ci.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +67,7 @@ impl RepoCiConfig {
     /// returns the empty default when the file does not exist.
     pub fn load(repo_root: &Path) -> Result<Self, ConfigError> {
         let path = Self::path_in(repo_root);
-        match read_optional(&path)? {
+        match read_repo_file(repo_root, &path)? {
             Some(text) => Self::parse(&text, &display_path(&path)),
             None => Ok(Self::default()),
         }
@@ -84,6 +99,66 @@ impl RepoCiConfig {
         }
         Ok(RepoCiConfig { org_npub, runners })
     }
+}
+
+/// Reads `.hashtree/ci.toml` at `path` without following symbolic links,
+/// as a regular file of at most [`MAX_REPO_CONFIG_BYTES`]. Returns
+/// `Ok(None)` when the file or the `.hashtree` directory does not exist.
+fn read_repo_file(repo_root: &Path, path: &Path) -> Result<Option<String>, ConfigError> {
+    let untrusted = |reason: &str| ConfigError::Untrusted {
+        path: display_path(path),
+        reason: reason.to_string(),
+    };
+
+    let dir = repo_root.join(".hashtree");
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(untrusted(
+                "the .hashtree directory is a symbolic link; make it a plain directory inside \
+                 the repository",
+            ));
+        }
+        Ok(meta) if !meta.is_dir() => return Ok(None),
+        Ok(_) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(ConfigError::read(path, error)),
+    }
+
+    // O_NOFOLLOW rejects a link in the last component; O_NONBLOCK keeps
+    // the open of a FIFO from waiting for a writer.
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(untrusted(
+                "is a symbolic link; htci reads it only as a regular file inside the repository",
+            ));
+        }
+        Err(error) => return Err(ConfigError::read(path, error)),
+    };
+    let meta = file.metadata().map_err(|e| ConfigError::read(path, e))?;
+    if !meta.is_file() {
+        return Err(untrusted(
+            "is not a regular file (a directory, FIFO, socket or device); make it a regular file",
+        ));
+    }
+
+    let mut bytes = Vec::new();
+    file.take(MAX_REPO_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ConfigError::read(path, e))?;
+    if bytes.len() as u64 > MAX_REPO_CONFIG_BYTES {
+        return Err(untrusted(&format!(
+            "larger than the limit of {MAX_REPO_CONFIG_BYTES} bytes; keep only the [ci] settings in it"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| untrusted("is not valid UTF-8; save it as UTF-8 text"))
 }
 
 fn check_npub(
@@ -168,5 +243,107 @@ mod tests {
         .unwrap();
         let config = RepoCiConfig::load(dir.path()).unwrap();
         assert_eq!(config.org_npub.as_deref(), Some(NPUB_OF_3));
+    }
+
+    fn repo_with_hashtree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".hashtree")).unwrap();
+        dir
+    }
+
+    fn load_error(repo: &Path) -> String {
+        RepoCiConfig::load(repo).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn symlinked_file_is_rejected_without_content() {
+        let repo = repo_with_hashtree();
+        let secret = repo.path().join("outside-secret");
+        std::fs::write(&secret, "[ci]\norg_npub = \"HOSTSECRET-abc\"\n").unwrap();
+        std::os::unix::fs::symlink(&secret, repo.path().join(".hashtree/ci.toml")).unwrap();
+
+        let message = load_error(repo.path());
+        let path = repo.path().join(".hashtree/ci.toml");
+        assert_eq!(
+            message,
+            format!(
+                "{}: is a symbolic link; htci reads it only as a regular file inside the repository",
+                display_path(&path)
+            )
+        );
+        assert!(!message.contains("HOSTSECRET"));
+    }
+
+    #[test]
+    fn link_to_dev_zero_is_rejected() {
+        let repo = repo_with_hashtree();
+        std::os::unix::fs::symlink("/dev/zero", repo.path().join(".hashtree/ci.toml")).unwrap();
+        let message = load_error(repo.path());
+        assert!(
+            message.ends_with(
+                ": is a symbolic link; htci reads it only as a regular file inside the repository"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn symlinked_hashtree_dir_is_rejected() {
+        let repo = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(
+            outside.path().join("ci.toml"),
+            "[ci]\norg_npub = \"HOSTSECRET-abc\"\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), repo.path().join(".hashtree")).unwrap();
+
+        let message = load_error(repo.path());
+        assert!(
+            message.ends_with(
+                "ci.toml: the .hashtree directory is a symbolic link; make it a plain directory \
+                 inside the repository"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("HOSTSECRET"));
+    }
+
+    #[test]
+    fn fifo_and_directory_are_rejected() {
+        let repo = repo_with_hashtree();
+        let path = repo.path().join(".hashtree/ci.toml");
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: `c_path` is a valid NUL-terminated string for the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let expected =
+            "is not a regular file (a directory, FIFO, socket or device); make it a regular file";
+        assert!(load_error(repo.path()).ends_with(expected));
+
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(load_error(repo.path()).ends_with(expected));
+    }
+
+    #[test]
+    fn oversized_file_is_rejected() {
+        let repo = repo_with_hashtree();
+        let path = repo.path().join(".hashtree/ci.toml");
+        let mut text = "# padding\n".repeat(7000);
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(
+            load_error(repo.path()),
+            format!(
+                "{}: larger than the limit of 65536 bytes; keep only the [ci] settings in it",
+                display_path(&path)
+            )
+        );
+
+        text.truncate(65536);
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(
+            RepoCiConfig::load(repo.path()).unwrap(),
+            RepoCiConfig::default()
+        );
     }
 }

@@ -86,6 +86,10 @@ pub struct RunArgs {
     pub network: Option<String>,
 }
 
+/// Printed once per run without the sandbox, on stderr.
+const HOST_MODE_WARNING: &str = "warning: without --sandbox, jobs run with your full user rights \
+    (they can read your files and the runner key); use htci run --sandbox for untrusted code";
+
 /// A problem with the input or configuration: exit code 2.
 #[derive(Debug)]
 struct InputError(String);
@@ -118,6 +122,12 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     let (config, created) = RunnerConfig::load_or_create_default(None)
         .map_err(|e| InputError(format!("invalid runner configuration: {e}")))?;
     let console = Console::new(args.json);
+    if let Some(warning) = RunnerConfig::default_path()
+        .ok()
+        .and_then(|path| ci_core::config::runner::permission_warning(&path))
+    {
+        eprintln!("warning: {warning}");
+    }
     if let Some(path) = created {
         console.line(&format!(
             "created runner identity {} at {}",
@@ -133,6 +143,8 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
     };
     let sandbox = sandbox_launcher::for_run(&sandbox_options, args.sandbox, &config)?;
     let repo = git::inspect(&args.path)?;
+    // Read before any job starts, so a bad file fails the run at once.
+    ci_core::config::RepoCiConfig::load(&repo.root)?;
     let (workflows, warnings) = plan_workflows(&repo, args)?;
     if let Some(sandbox) = &sandbox {
         sandbox.check_images(job_labels(&workflows))?;
@@ -162,12 +174,16 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    if sandbox.is_none() {
+        eprintln!("{HOST_MODE_WARNING}");
+    }
     results::check_store().map_err(|e| InputError(e.to_string()))?;
     let masker = Masker::new();
     for value in secrets.values() {
         masker.add(value);
     }
     let cancel = install_signal_handlers()?;
+    crate::launcher::sweep_stale_runs(&std::env::temp_dir());
     let run_dir = create_run_dir()?;
     let settings = RunSettings {
         run: Arc::new(run_info(&repo, &args.event, &config, sandbox.is_some())),
@@ -454,14 +470,35 @@ fn load_workflows(
     // reported only when selected by their file name.
     let loaded = discovered
         .iter()
-        .filter_map(|path| load_file(&repo.root, path).ok())
+        .filter_map(|path| parse_file(&repo.root, path).ok()?.1.ok())
         .collect();
     Ok((loaded, Some(requested.to_string_lossy().into_owned())))
 }
 
 /// Reads and loads one workflow file, naming it by its path relative to
-/// the repository root.
+/// the repository root. The diagnostics of an invalid workflow are printed
+/// on stderr, sorted, in the format of `htci check`.
 fn load_file(root: &Path, path: &Path) -> Result<Loaded, InputError> {
+    let (relative, loaded) = parse_file(root, path)?;
+    loaded.map_err(|error| {
+        let mut diagnostics = error.diagnostics();
+        load::sort_diagnostics(&mut diagnostics);
+        for diagnostic in &diagnostics {
+            eprintln!("{diagnostic}");
+        }
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        InputError(format!(
+            "workflow file {relative} is invalid: {errors} error(s), listed above"
+        ))
+    })
+}
+
+/// Reads one workflow file and returns its path relative to the
+/// repository root with the result of loading it.
+fn parse_file(
+    root: &Path,
+    path: &Path,
+) -> Result<(String, Result<Loaded, load::LoadError>), InputError> {
     let relative = path
         .strip_prefix(root)
         .map(Path::to_path_buf)
@@ -474,7 +511,8 @@ fn load_file(root: &Path, path: &Path) -> Result<Loaded, InputError> {
             path.display()
         ))
     })?;
-    Ok(load::load_workflow_str(&relative, &text)?)
+    let loaded = load::load_workflow_str(&relative, &text);
+    Ok((relative, loaded))
 }
 
 /// Finds the file that `--workflow` names: a path relative to the working

@@ -22,6 +22,8 @@ use ci_sandbox::{
 };
 use clap::Args;
 
+use crate::sandbox_launcher::{DEFAULT_OPEN_FILES, DEFAULT_PIDS, DEFAULT_TMP_SIZE};
+
 /// Exit code when the sandbox could not be set up.
 const SETUP_FAILED: u8 = 125;
 
@@ -56,11 +58,12 @@ pub struct SandboxArgs {
     timeout: Option<f64>,
 
     /// Maximum number of processes and threads, counting the sandbox's
-    /// init and pid 1.
-    #[arg(long, value_name = "N")]
-    pids: Option<u64>,
+    /// init and pid 1. The default is the one of htci run --sandbox.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PIDS)]
+    pids: u64,
 
-    /// Maximum number of open files per process.
+    /// Maximum number of open files per process [default: 65536, or the
+    /// hard limit of htci when lower, as with htci run --sandbox].
     #[arg(long = "open-files", value_name = "N")]
     open_files: Option<u64>,
 
@@ -72,9 +75,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "CORES")]
     cpus: Option<f64>,
 
-    /// Size limit in bytes of /tmp, and separately of /home/runner.
-    #[arg(long = "tmp-size", value_name = "BYTES")]
-    tmp_size: Option<u64>,
+    /// Size limit in bytes of /tmp, and separately of /home/runner. The
+    /// default (1 GiB) is the one of htci run --sandbox.
+    #[arg(long = "tmp-size", value_name = "BYTES", default_value_t = DEFAULT_TMP_SIZE)]
+    tmp_size: u64,
 
     /// Seccomp policy: `default`, `strict` or the path of a policy file.
     #[arg(long, default_value = "default", value_name = "default|strict|FILE")]
@@ -138,6 +142,17 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
             eprintln!("htci sandbox: {error}");
             ExitCode::from(SETUP_FAILED)
         }
+    }
+}
+
+/// Returns [`DEFAULT_OPEN_FILES`], lowered to the hard limit of this
+/// process, which an unprivileged sandbox cannot raise.
+fn default_open_files() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit};
+
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((_, hard)) => hard.min(DEFAULT_OPEN_FILES),
+        Err(_) => 1024,
     }
 }
 
@@ -219,9 +234,9 @@ fn build_config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
         network: parse_network(&args.network, &args.forward_tcp)?,
         limits: Limits {
             wall_time: args.timeout.map(parse_timeout).transpose()?,
-            pids: args.pids,
-            open_files: args.open_files,
-            tmp_size_bytes: args.tmp_size,
+            pids: Some(args.pids),
+            open_files: Some(args.open_files.unwrap_or_else(default_open_files)),
+            tmp_size_bytes: Some(args.tmp_size),
             memory_bytes: args.memory,
             cpu_quota: args.cpus,
         },
@@ -334,6 +349,44 @@ mod tests {
     fn unknown_network_is_rejected() {
         let error = parse_network("wifi", &[]).unwrap_err();
         assert!(error.contains("\"wifi\""), "{error}");
+    }
+
+    /// Parses `htci sandbox ARGS` the way the command line does.
+    fn parse_args(args: &[&str]) -> SandboxArgs {
+        use clap::{FromArgMatches, Parser};
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            sandbox: SandboxArgs,
+        }
+        let matches = <Cli as clap::CommandFactory>::command()
+            .get_matches_from(std::iter::once("sandbox").chain(args.iter().copied()));
+        Cli::from_arg_matches(&matches).unwrap().sandbox
+    }
+
+    #[test]
+    fn limits_default_to_run_sandbox() {
+        let config = build_config(&parse_args(&["--", "true"])).unwrap();
+        assert_eq!(config.limits.pids, Some(4096));
+        assert_eq!(config.limits.tmp_size_bytes, Some(1 << 30));
+        assert_eq!(config.limits.open_files, Some(default_open_files()));
+        assert!(default_open_files() <= 65536);
+
+        let config = build_config(&parse_args(&[
+            "--pids",
+            "64",
+            "--open-files",
+            "100",
+            "--tmp-size",
+            "4096",
+            "--",
+            "true",
+        ]))
+        .unwrap();
+        assert_eq!(config.limits.pids, Some(64));
+        assert_eq!(config.limits.open_files, Some(100));
+        assert_eq!(config.limits.tmp_size_bytes, Some(4096));
     }
 
     #[test]

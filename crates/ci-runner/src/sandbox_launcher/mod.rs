@@ -53,7 +53,8 @@ use process::SandboxProcess;
 
 pub use image::Image;
 pub use settings::{
-    SandboxOptions, SandboxSettings, SandboxSetupError, job_labels, literal_labels,
+    DEFAULT_OPEN_FILES, DEFAULT_PIDS, DEFAULT_TMP_SIZE, SandboxOptions, SandboxSettings,
+    SandboxSetupError, job_labels, literal_labels,
 };
 
 /// Mount point of the job's runner directories inside the sandbox.
