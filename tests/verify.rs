@@ -446,6 +446,7 @@ impl Setup {
         let mut job = fixture_job(&keys, "tools/htci", commit);
         job.status = status;
         job.finished_at = time(finished_at);
+        job.dirty = dirty;
         job.sign(&keys).unwrap();
         let mut summary = fixture_summary(&keys, "tools/htci", commit, &job);
         summary.finished_at = time(finished_at);

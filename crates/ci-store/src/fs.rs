@@ -344,6 +344,9 @@ fn check_documents(
         check_document(path, &what, job, |j| {
             (&j.runner_npub, &j.commit, &j.repo_hash)
         })?;
+        if let Some(reason) = dirty_problem(path.is_dirty(), job.dirty) {
+            return Err(StoreError::Mismatch { what, reason });
+        }
     }
 
     let listed: HashSet<&str> = summary.jobs.iter().map(|job| job.key.as_str()).collect();

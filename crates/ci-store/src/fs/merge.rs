@@ -37,7 +37,7 @@ pub struct MergedCommit {
 pub struct DroppedJob {
     /// The job key.
     pub key: String,
-    /// Why it does not verify.
+    /// Reason the stored job does not verify.
     pub reason: String,
 }
 
@@ -86,6 +86,10 @@ impl CommitLock {
 /// `new_keys` and splits them into those that verify and those that do
 /// not. The job folders below `jobs/` are listed, not the stored summary,
 /// so a damaged summary loses no job.
+///
+/// NOTE: a job that this run no longer has, such as a matrix leg
+/// `ci.test.3` after the matrix shrank to two legs, is kept because it
+/// verifies; only a run that contains its key replaces it.
 pub(crate) fn stored_jobs_to_keep(
     path: &crate::CommitPath,
     stored_dir: &Path,
@@ -94,7 +98,7 @@ pub(crate) fn stored_jobs_to_keep(
     let mut names = match read_dir_names(&stored_dir.join(JOBS_DIR)) {
         Ok(names) => names,
         Err(error) => {
-            tracing::warn!(%error, "cannot list the stored jobs; none are kept");
+            tracing::warn!(dir = %stored_dir.display(), %error, "failed to list the stored jobs, so none are kept");
             return (Vec::new(), Vec::new());
         }
     };

@@ -354,3 +354,27 @@ fn folder_check_reports_misplaced_and_unlisted() {
         ]
     );
 }
+
+#[test]
+fn clean_job_rejected_in_dirty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::new(dir.path());
+    let mut dirty_run = run(
+        &keys(),
+        &commit_hash(1),
+        datetime!(2026-12-04 16:02:00 UTC),
+        &[Status::Success],
+    );
+    dirty_run.path = dirty_run.path.clone().with_dirty(true);
+    dirty_run.summary.dirty = true;
+    dirty_run.summary.sign(&keys()).unwrap();
+
+    let error = write(&store, &dirty_run).unwrap_err();
+
+    assert_eq!(
+        error.to_string(),
+        "cannot store the result of job ci.job0: stored in dirty/ but signed as a clean run, \
+         which belongs in the commit folder"
+    );
+    assert!(!store.commit_dir(&dirty_run.path).exists());
+}
