@@ -370,3 +370,22 @@ fn store_failure_after_jobs_exits_2() {
         1
     );
 }
+
+#[test]
+fn concurrent_partial_runs_keep_both() {
+    let (repo, sha) = two_workflows();
+
+    let first = repo.spawn_run(&["--workflow", "a"]);
+    let second = repo.spawn_run(&["--workflow", "b"]);
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+
+    assert_eq!(first.status.code(), Some(1));
+    assert_eq!(second.status.code(), Some(0));
+    let result = repo.result(&sha);
+    assert_eq!(result["status"], "failure");
+    assert_eq!(
+        listed(&result),
+        pairs(&[("a.test", "failure"), ("b.test", "success")])
+    );
+}
