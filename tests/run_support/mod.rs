@@ -233,6 +233,39 @@ impl TestRepo {
         read_json(&self.result_dir(commit).join("result.json"))
     }
 
+    /// Reads the `result.json` of the commit's `dirty/` folder, where runs
+    /// with uncommitted changes are stored.
+    pub fn dirty_result(&self, commit: &str) -> Value {
+        read_json(&self.dirty_dir(commit).join("result.json"))
+    }
+
+    /// Reads the result of job `key` of the commit's `dirty/` folder.
+    pub fn dirty_job(&self, commit: &str, key: &str) -> Value {
+        let path = self.dirty_dir(commit).join("jobs").join(key);
+        read_json(&path.join("result.json"))
+    }
+
+    /// Finds the `dirty/` folder below the folder named `commit`.
+    fn dirty_dir(&self, commit: &str) -> PathBuf {
+        let found: Vec<PathBuf> = walk(&self.data_home())
+            .into_iter()
+            .filter(|path| path.file_name().is_some_and(|n| n == "result.json"))
+            .filter_map(|path| path.parent().map(Path::to_path_buf))
+            .filter(|dir| dir.file_name().is_some_and(|n| n == "dirty"))
+            .filter(|dir| {
+                dir.parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == commit)
+            })
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one dirty folder for {commit}, found {found:?}"
+        );
+        found[0].clone()
+    }
+
     /// Reads the result of job `key` (such as `ci.build` or `ci.test.2`).
     pub fn job(&self, commit: &str, key: &str) -> Value {
         read_json(
