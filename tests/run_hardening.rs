@@ -116,6 +116,25 @@ fn oversized_repo_config_rejected() {
 }
 
 #[test]
+fn oversized_workflow_rejected() {
+    let repo = TestRepo::new();
+    let padding = "# padding\n".repeat(110_000);
+    repo.write(".github/workflows/ci.yml", &format!("{TRIVIAL}{padding}"));
+    repo.commit("Add a large workflow");
+
+    let output = repo.run(&[]);
+    let path = repo.repo.join(".github/workflows/ci.yml");
+    assert_eq!(output.code, 2, "{}", output.all());
+    assert_eq!(
+        output.stderr,
+        format!(
+            "error: failed to read workflow file {}: larger than the limit of 1048576 bytes\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
 fn invalid_repo_config_fails_before_jobs() {
     let repo = repo_with_identity();
     repo.write(".hashtree/ci.toml", "[ci]\norg_npub = \"npub1nope\"\n");
@@ -451,4 +470,44 @@ fn detached_head_invents_no_branch() {
     let output = open.run(&[]);
     assert_eq!(output.code, 0, "{}", output.all());
     assert!(output.stdout.contains("ref=[]"), "{}", output.all());
+}
+
+#[test]
+fn sandbox_command_has_run_limits() {
+    let repo = TestRepo::new();
+    let output = repo.htci(&[
+        "sandbox",
+        "--",
+        "sh",
+        "-c",
+        "grep 'Max open files' /proc/self/limits; df -k /tmp | tail -1; \
+         grep 'Max processes' /proc/self/limits",
+    ]);
+    assert_eq!(output.code, 0, "{}", output.all());
+
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill in.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    let open_files = limit.rlim_max.min(65536).to_string();
+    let lines: Vec<Vec<&str>> = output
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", output.all());
+    assert_eq!(lines[0][3..5], [open_files.as_str(), open_files.as_str()]);
+    // The /tmp tmpfs is 1 GiB, shown in KiB.
+    assert_eq!(lines[1][1], "1048576", "{}", output.all());
+    // NOTE: for root the pid limit is a cgroup's pids.max, which the
+    // sandbox does not show; an unprivileged user gets RLIMIT_NPROC.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert_eq!(lines[2][2..4], ["4096", "4096"], "{}", output.all());
+    }
 }

@@ -505,7 +505,7 @@ fn parse_file(
         .unwrap_or_else(|_| path.to_path_buf())
         .to_string_lossy()
         .into_owned();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_bounded(path).map_err(|e| {
         InputError(format!(
             "failed to read workflow file {}: {e}",
             path.display()
@@ -513,6 +513,37 @@ fn parse_file(
     })?;
     let loaded = load::load_workflow_str(&relative, &text);
     Ok((relative, loaded))
+}
+
+/// Reads a workflow file of the repository, which may be hostile, as a
+/// regular file of at most the loader's size limit, without reading more
+/// than one byte past the limit.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let max_bytes = ci_workflow::yaml::Limits::default().max_bytes;
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(max_bytes as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max_bytes {
+        return Err(std::io::Error::other(format!(
+            "larger than the limit of {max_bytes} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Finds the file that `--workflow` names: a path relative to the working
