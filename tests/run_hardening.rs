@@ -458,7 +458,13 @@ fn detached_head_invents_no_branch() {
         "{}",
         output.all()
     );
-    assert!(output.stdout.contains("no workflow of"), "{}", output.all());
+    assert_eq!(
+        output.stdout.lines().last().unwrap_or_default(),
+        format!(
+            "no workflow of {} runs on `push` for a detached HEAD",
+            repo.repo.display()
+        )
+    );
 
     // Without a filter, the job runs with an empty ref.
     let open = TestRepo::with_workflow(

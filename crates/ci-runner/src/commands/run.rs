@@ -157,7 +157,11 @@ fn run(args: &RunArgs) -> Result<ExitCode, InputError> {
             "no workflow of {} runs on `{}` for {}",
             repo.root.display(),
             args.event,
-            repo.git_ref
+            if repo.git_ref.is_empty() {
+                "a detached HEAD"
+            } else {
+                &repo.git_ref
+            }
         ));
         if args.json {
             let summary = json!({
