@@ -57,6 +57,12 @@ impl Masker {
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
+    /// Returns how many values are registered. It only grows, so an
+    /// unchanged count means that no value was added in between.
+    pub fn count(&self) -> usize {
+        self.values.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Returns `text` with every registered value replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
         let values = self.values.read().unwrap_or_else(|e| e.into_inner());

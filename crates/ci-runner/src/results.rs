@@ -16,10 +16,10 @@ use std::path::PathBuf;
 
 use ci_core::Keys;
 use ci_core::config::RunnerConfig;
-use ci_core::hash::sha256_hex;
 use ci_core::result::{CommitInfo, CommitResult, JobResult, StepResult};
 use time::OffsetDateTime;
 
+use crate::executor::log_file::FinishedLog;
 use crate::git::RepoInfo;
 use crate::mask::Masker;
 use crate::scheduler::{LegResult, SelectedWorkflow};
@@ -70,8 +70,9 @@ pub struct Assembled {
     pub commit: CommitResult,
     /// `(key, signed job result)`.
     pub jobs: Vec<(String, JobResult)>,
-    /// `(path relative to the commit folder, bytes)`.
-    pub logs: Vec<(String, Vec<u8>)>,
+    /// `(path relative to the commit folder, log)`; each log is a file on
+    /// the host or a short text, never a whole log in memory.
+    pub logs: Vec<(String, FinishedLog)>,
 }
 
 /// Builds and signs every document of a run.
@@ -91,22 +92,27 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
         let mut steps = Vec::new();
         for (index, step) in leg.outcome.steps.iter().enumerate() {
             let log_path = ci_store::step_log_path(&leg.key, index + 1, &step.name);
-            logs.push((log_path.clone(), step.log.clone()));
+            let log = masked_log(&step.log, request.masker)?;
+            let logs_hash = log.sha256().to_string();
+            logs.push((log_path.clone(), log));
             steps.push(StepResult {
                 name: request.masker.mask(&step.name),
                 status: step.status,
                 exit_code: step.exit_code,
                 duration_secs: step.duration.as_secs_f64(),
-                logs_hash: sha256_hex(&step.log),
+                logs_hash,
                 outcome: (step.outcome != step.status).then_some(step.outcome),
                 id: step.id.clone(),
                 log_path: Some(log_path),
             });
         }
-        logs.push((ci_store::job_log_path(&leg.key), leg.outcome.log.clone()));
+        let job_log = masked_log(&leg.outcome.log, request.masker)?;
+        let job_logs_hash = job_log.sha256().to_string();
+        logs.push((ci_store::job_log_path(&leg.key), job_log));
         if !leg.outcome.summary.is_empty() {
             let path = format!("logs/{}/summary.md", leg.key);
-            logs.push((path, leg.outcome.summary.clone().into_bytes()));
+            let summary = FinishedLog::from_text(leg.outcome.summary.clone());
+            logs.push((path, masked_log(&summary, request.masker)?));
         }
 
         let mut result = JobResult {
@@ -120,7 +126,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
             continue_on_error: leg.continue_on_error,
             started_at: leg.outcome.started_at,
             finished_at: leg.outcome.finished_at,
-            logs_hash: sha256_hex(&leg.outcome.log),
+            logs_hash: job_logs_hash,
             steps,
             workflow_file: workflow.path.clone(),
             event: request.event.to_string(),
@@ -168,16 +174,6 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
         message: e.to_string(),
     })?;
 
-    let logs = logs
-        .into_iter()
-        .map(|(path, bytes)| {
-            let masked = request
-                .masker
-                .mask(&String::from_utf8_lossy(&bytes))
-                .into_bytes();
-            (path, masked)
-        })
-        .collect();
     Ok(Assembled {
         owner_npub,
         repo_path,
@@ -185,6 +181,15 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
         commit,
         jobs,
         logs,
+    })
+}
+
+/// Masks a log once more with every value registered by the end of the
+/// run, streaming it into a new file when a value came after it began.
+fn masked_log(log: &FinishedLog, masker: &Masker) -> Result<FinishedLog, ResultError> {
+    log.masked_again(masker).map_err(|e| ResultError::Write {
+        path: log.path().map(PathBuf::from).unwrap_or_default(),
+        message: e.to_string(),
     })
 }
 
@@ -221,8 +226,19 @@ fn write(assembled: &Assembled, keys: &Keys) -> Result<ci_store::MergedCommit, R
     };
 
     let mut writer = store.begin_commit(&path).map_err(failed)?;
-    for (log_path, bytes) in &assembled.logs {
-        writer.write_log(log_path, bytes).map_err(failed)?;
+    for (log_path, log) in &assembled.logs {
+        let mut file = writer.create_log(log_path).map_err(failed)?;
+        let copied = log.copy_into(&mut file);
+        let short = |copied: u64| format!("copied {copied} of {} bytes", log.size());
+        let message = match copied {
+            Ok(copied) if copied == log.size() => continue,
+            Ok(copied) => short(copied),
+            Err(error) => error.to_string(),
+        };
+        return Err(ResultError::Write {
+            path: writer.staging_dir().join(log_path),
+            message,
+        });
     }
     writer
         .finish_merged(assembled.jobs.clone(), |all| {

@@ -260,7 +260,7 @@ fn run_composite(
     let mut cancelled = false;
     for def in &action.steps {
         let record = step::run_step(env, state, &mut inner, def);
-        log.bytes.extend_from_slice(&record.log);
+        log.append(&record.log);
         if record.status == Status::Failure {
             exit_code = record.exit_code;
         }

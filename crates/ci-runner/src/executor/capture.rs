@@ -27,8 +27,13 @@ use crate::mask::Masker;
 /// background processes that still hold the pipes.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
-/// Maximum length of output handled as one line, in bytes.
+/// Maximum length of output handled as one line, in bytes. A longer line
+/// is logged as several lines of this size.
 const MAX_LINE_BYTES: u64 = 64 * 1024;
+
+/// How many pieces of output may wait between the pipe readers and the
+/// log, which bounds the memory a step's output takes (about 4 MiB).
+const PIECES_IN_FLIGHT: usize = 64;
 
 /// How long steps may run after a job is cancelled: the cleanup steps
 /// (`if: always()`, `if: cancelled()`) and a running step whose `if:`
@@ -150,8 +155,9 @@ pub fn run_captured(
     let mut process = launcher.launch(spec)?;
 
     // Bounded, so a process that prints faster than the log is written
-    // waits on its pipe instead of filling memory.
-    let (sender, receiver) = mpsc::sync_channel::<Piece>(1024);
+    // waits on its pipe instead of filling memory: at most
+    // `PIECES_IN_FLIGHT` pieces of up to `MAX_LINE_BYTES` each.
+    let (sender, receiver) = mpsc::sync_channel::<Piece>(PIECES_IN_FLIGHT);
     let mut readers = Vec::new();
     for (stream, pipe) in [process.take_stdout(), process.take_stderr()]
         .into_iter()

@@ -2,6 +2,7 @@
 //! in order, then its `outputs`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use super::capture::{CLEANUP_TIME, Cancel};
 use super::contexts::{self, RunInfo, WorkflowInfo};
 use super::eval::{self, Contexts};
 use super::file_commands::{self, StepFiles};
+use super::log_file::{self, FinishedLog, LogWriter};
 use super::step::{self, Scope, StepDef, StepRecord};
 use crate::launcher::{Launcher, Process, terminate};
 use crate::mask::Masker;
@@ -82,13 +84,18 @@ pub struct JobState {
     /// Processes of finished steps, whose groups may still hold
     /// background processes.
     pub finished_processes: Vec<Box<dyn Process>>,
-    pub log: Vec<u8>,
+    /// The job log: each step's log under a header line, in a file in the
+    /// job's `logs` folder.
+    pub log: LogWriter,
+    /// The job's `logs` folder; `Err` when it could not be created.
+    pub logs_dir: Result<PathBuf, String>,
     pub summary: String,
     /// `GITHUB_ACTION` of the step that runs now.
     pub current_action: String,
     /// How often each generated `GITHUB_ACTION` name was used.
     pub action_names: BTreeMap<String, usize>,
     file_index: usize,
+    log_index: usize,
 }
 
 /// The end state of a job: status, steps, outputs and log.
@@ -97,7 +104,7 @@ pub struct JobOutcome {
     pub status: Status,
     pub steps: Vec<StepRecord>,
     pub outputs: BTreeMap<String, String>,
-    pub log: Vec<u8>,
+    pub log: FinishedLog,
     pub started_at: OffsetDateTime,
     pub finished_at: OffsetDateTime,
     pub duration: Duration,
@@ -286,11 +293,48 @@ impl JobState {
         Ok(())
     }
 
+    /// Creates the log file of the next step (`logs/step-N.log`).
+    pub fn new_log(&mut self, masker: &Masker) -> LogWriter {
+        self.log_index += 1;
+        let name = format!("step-{}.log", self.log_index);
+        new_log_file(&self.logs_dir, &name, masker)
+    }
+
     /// Appends a step's log to the job log under a header line.
-    pub fn append_log(&mut self, name: &str, bytes: &[u8]) {
-        self.log
-            .extend_from_slice(format!("##[step] {name}\n").as_bytes());
-        self.log.extend_from_slice(bytes);
+    pub fn append_log(&mut self, name: &str, log: &FinishedLog) {
+        self.log.line(&format!("##[step] {name}"));
+        self.log.append(log);
+    }
+}
+
+/// Creates a log file named `name` in the job's `logs` folder. When the
+/// folder is missing the writer keeps the error, which the step or job
+/// reports as it ends.
+fn new_log_file(logs_dir: &Result<PathBuf, String>, name: &str, masker: &Masker) -> LogWriter {
+    let path = match logs_dir {
+        Ok(dir) => dir.join(name),
+        // A relative path in a folder that does not exist: creating the
+        // file fails, and the job already failed with the folder's error.
+        Err(_) => PathBuf::from(log_file::LOGS_DIR).join("missing").join(name),
+    };
+    LogWriter::create(path, masker)
+}
+
+/// Removes a finished job's directories but its `logs` folder, which the
+/// results are stored from; the run directory goes when the run ends.
+pub fn remove_job_dirs(dirs: &JobDirs) {
+    let Ok(entries) = std::fs::read_dir(&dirs.root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name() == log_file::LOGS_DIR {
+            continue;
+        }
+        let path = entry.path();
+        let _ = match entry.file_type() {
+            Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
     }
 }
 
@@ -299,6 +343,7 @@ impl JobState {
 pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
+    let logs_dir = log_file::create_logs_dir(&env.dirs.root).map_err(|e| e.to_string());
     let mut state = JobState {
         contexts: Contexts::default(),
         base_env: Vec::new(),
@@ -311,15 +356,20 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         deadline: started + plan.timeout,
         cleanup_deadline: None,
         finished_processes: Vec::new(),
-        log: Vec::new(),
+        log: new_log_file(&logs_dir, "job.log", &env.masker),
+        logs_dir,
         summary: String::new(),
         current_action: String::new(),
         action_names: BTreeMap::new(),
         file_index: 0,
+        log_index: 0,
     };
 
     let mut records = Vec::new();
-    let setup = prepare(env, plan, &mut state);
+    let setup = match state.logs_dir.clone() {
+        Ok(_) => prepare(env, plan, &mut state),
+        Err(message) => Err(message),
+    };
     match setup {
         Ok(()) => {
             let mut scope = Scope::default();
@@ -338,14 +388,23 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         Err(message) => {
             let line = env.masker.mask(&format!("##[error]{message}"));
             env.console.notice(&env.display_name, &line);
-            state.log.extend_from_slice(line.as_bytes());
-            state.log.push(b'\n');
+            state.log.line(&line);
             state.failed = true;
         }
     }
 
     kill_leftovers(&mut state.finished_processes);
     let outputs = evaluate_outputs(env, plan, &mut state);
+
+    // A job whose log could not be written fails, with the reason on the
+    // terminal.
+    let (log, log_error) = state.log.finish();
+    if let Some(error) = log_error {
+        let line = env.masker.mask(&format!("##[error]{error}"));
+        env.console.notice(&env.display_name, &line);
+        tracing::error!(%error, "job log incomplete");
+        state.failed = true;
+    }
 
     // A job that finished all its steps before a cancellation (Ctrl-C, or
     // fail-fast from another leg) keeps its own status.
@@ -366,7 +425,7 @@ pub fn run_job(env: &JobEnv, plan: &JobPlan) -> JobOutcome {
         status,
         steps: records,
         outputs,
-        log: state.log,
+        log,
         started_at,
         finished_at: OffsetDateTime::now_utc(),
         duration,
@@ -458,8 +517,7 @@ fn evaluate_outputs(
                     .masker
                     .mask(&format!("##[warning]output `{name}`: {error}"));
                 env.console.notice(&env.display_name, &line);
-                state.log.extend_from_slice(line.as_bytes());
-                state.log.push(b'\n');
+                state.log.line(&line);
             }
         }
     }

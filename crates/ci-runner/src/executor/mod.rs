@@ -10,6 +10,7 @@ pub mod contexts;
 pub mod eval;
 pub mod file_commands;
 pub mod job;
+pub mod log_file;
 pub mod script;
 pub mod shell;
 pub mod step;

@@ -70,22 +70,14 @@ pub fn run_script(
     } else {
         env.cancel.clone()
     };
-    let mut lines = Vec::new();
     let captured = capture::run_captured(
         env.launcher.as_ref(),
         &spec,
         &env.masker,
         script.time_limit,
         &cancel,
-        &mut |line| {
-            env.console.log(&env.display_name, &log.name, line);
-            lines.push(line.to_string());
-        },
+        &mut |line| log.captured(line),
     );
-    for line in &lines {
-        log.bytes.extend_from_slice(line.as_bytes());
-        log.bytes.push(b'\n');
-    }
 
     let captured = match captured {
         Ok(captured) => captured,

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::eval::{self, Contexts};
 use super::job::{JobEnv, JobState};
+use super::log_file::{FinishedLog, LogWriter};
 
 /// A boolean or number that may be written as an expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,7 +188,8 @@ pub struct StepRecord {
     pub outcome: Status,
     pub exit_code: Option<i32>,
     pub duration: Duration,
-    pub log: Vec<u8>,
+    /// The step's masked log, in a file in the job's `logs` folder.
+    pub log: FinishedLog,
     pub outputs: BTreeMap<String, String>,
 }
 
@@ -208,22 +210,33 @@ pub struct Scope {
     pub action_path: Option<String>,
 }
 
-/// A step's output while it runs: lines for the terminal and the logs.
+/// A step's output while it runs: lines for the terminal and the step's
+/// log file, which is never held in memory.
 pub struct StepLog<'a> {
     pub env: &'a JobEnv,
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub file: LogWriter,
 }
 
 impl StepLog<'_> {
     /// Writes one line (masked here) to the terminal and the step log.
     pub fn line(&mut self, text: &str) {
         let masked = self.env.masker.mask(text);
+        self.captured(&masked);
+    }
+
+    /// Writes one line of the step's process, already masked by
+    /// [`super::capture::run_captured`], to the terminal and the step log.
+    pub fn captured(&mut self, masked: &str) {
         self.env
             .console
-            .log(&self.env.display_name, &self.name, &masked);
-        self.bytes.extend_from_slice(masked.as_bytes());
-        self.bytes.push(b'\n');
+            .log(&self.env.display_name, &self.name, masked);
+        self.file.line(masked);
+    }
+
+    /// Appends the log of an inner step of a composite action.
+    pub fn append(&mut self, log: &FinishedLog) {
+        self.file.append(log);
     }
 
     pub fn error(&mut self, message: &str) {
@@ -283,7 +296,7 @@ pub fn run_step(
     let mut log = StepLog {
         env,
         name: scope.log_name.clone().unwrap_or_else(|| name.clone()),
-        bytes: Vec::new(),
+        file: state.new_log(&env.masker),
     };
 
     // After a cancellation or a job timeout, the default `success()` is
@@ -377,6 +390,16 @@ fn finish(
     exit_code: Option<i32>,
     outputs: BTreeMap<String, String>,
 ) -> StepRecord {
+    let (log, log_error) = log.file.finish();
+    let (status, outcome) = match log_error {
+        None => (status, outcome),
+        Some(error) => {
+            let line = env.masker.mask(&format!("##[error]{error}"));
+            env.console.notice(&env.display_name, &line);
+            tracing::error!(%error, "step log incomplete");
+            (Status::Failure, Status::Failure)
+        }
+    };
     let outputs: BTreeMap<String, String> = outputs
         .into_iter()
         .map(|(k, v)| (k, env.masker.mask(&v)))
@@ -400,7 +423,7 @@ fn finish(
         env.console
             .step_done(&env.display_name, &name, status, duration);
     }
-    state.append_log(&name, &log.bytes);
+    state.append_log(&name, &log);
     StepRecord {
         name,
         id: def.id.clone(),
@@ -408,7 +431,7 @@ fn finish(
         outcome,
         exit_code,
         duration,
-        log: log.bytes,
+        log,
         outputs,
     }
 }

@@ -31,6 +31,7 @@ use crate::executor::capture::Cancel;
 use crate::executor::contexts::{RunInfo, WorkflowInfo};
 use crate::executor::eval::{self, StatusState};
 use crate::executor::job::{self, JobEnv, JobOutcome};
+use crate::executor::log_file::FinishedLog;
 use crate::launcher::Launcher;
 use crate::mask::Masker;
 use crate::output::Console;
@@ -376,7 +377,7 @@ fn spawn_leg(
                 // Removed here rather than at the end of the run, so the
                 // removal of one job overlaps with the work of others.
                 if std::env::var_os("HTCI_KEEP_RUN_DIR").is_none() {
-                    let _ = std::fs::remove_dir_all(&env.dirs.root);
+                    job::remove_job_dirs(&env.dirs);
                 }
                 outcome
             }
@@ -405,7 +406,7 @@ fn empty_outcome(status: Status, log: String) -> JobOutcome {
         status,
         steps: Vec::new(),
         outputs: BTreeMap::new(),
-        log: log.into_bytes(),
+        log: FinishedLog::from_text(log),
         started_at: now,
         finished_at: now,
         duration: Duration::ZERO,
