@@ -7,9 +7,10 @@
 //! or was skipped, 1 when a job failed or was cancelled, 2 for invalid
 //! input or configuration, each with a one-line reason on stderr.
 //!
-//! Job workspaces live in a mode-0700 run directory under `$TMPDIR` that
-//! each job removes when it ends; set `HTCI_KEEP_RUN_DIR=1` to keep them
-//! for debugging.
+//! Job workspaces live in a mode-0700 run directory under `$TMPDIR`. Each
+//! job removes its workspace when it ends and keeps its logs until they
+//! are stored at the end of the run; set `HTCI_KEEP_RUN_DIR=1` to keep
+//! everything for debugging.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
