@@ -8,7 +8,7 @@ mod run_support;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use run_support::{TestRepo, git, host_only, marker, processes_with, wait_for};
+use run_support::{TestRepo, git, marker, processes_with, require_host, wait_for};
 
 const TRIVIAL: &str =
     "on: push\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n";
@@ -255,10 +255,8 @@ jobs:
 }
 
 #[test]
-fn host_mode_warns_once_on_stderr() {
-    if host_only("checks the warning of a run without --sandbox") {
-        return;
-    }
+fn host_only_warns_once_on_stderr() {
+    require_host("checks the warning of a run without --sandbox");
     let repo = TestRepo::with_workflow(TRIVIAL);
     let output = repo.run(&["--json"]);
     assert_eq!(output.code, 0, "{}", output.all());
@@ -333,10 +331,8 @@ fn broken_workflow_prints_every_diagnostic() {
 }
 
 #[test]
-fn host_run_kills_setsid_daemon() {
-    if host_only("a sandbox ends every process of a job with its pid namespace") {
-        return;
-    }
+fn host_only_kills_setsid_daemon() {
+    require_host("a sandbox ends every process of a job with its pid namespace");
     let sleeper = marker(1);
     let workflow = format!(
         "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          ( setsid sh -c 'sleep {sleeper}' & ) >/dev/null 2>&1 </dev/null\n          echo started\n"
@@ -358,10 +354,8 @@ fn host_run_kills_setsid_daemon() {
 }
 
 #[test]
-fn killed_htci_leaves_no_step_running() {
-    if host_only("a sandbox ends every process of a job with its pid namespace") {
-        return;
-    }
+fn host_only_killed_htci_leaves_nothing() {
+    require_host("a sandbox ends every process of a job with its pid namespace");
     let sleeper = marker(2);
     let daemon = marker(3);
     let workflow = format!(

@@ -99,10 +99,8 @@ fn partial_run_keeps_other_jobs() {
 }
 
 #[test]
-fn rerun_replaces_only_its_own_job() {
-    if run_support::host_only("the step reads a flag file on the host") {
-        return;
-    }
+fn host_only_rerun_replaces_own_job() {
+    run_support::require_host("the step reads a flag file on the host");
     let repo = TestRepo::new();
     let flag = repo.root.join("flag");
     repo.write(

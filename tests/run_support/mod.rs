@@ -30,13 +30,14 @@ pub fn expected_isolation() -> &'static str {
     if sandboxed() { "sandbox" } else { "host" }
 }
 
-/// Returns true, after saying why on stderr, when the tests run sandboxed
-/// and the calling test needs the host: the test then ends early.
-pub fn host_only(reason: &str) -> bool {
-    if sandboxed() {
-        eprintln!("host-only test, not run with HTCI_TEST_SANDBOX=1: {reason}");
-    }
-    sandboxed()
+/// Fails the calling test when the tests run sandboxed, because it needs
+/// the host for `reason`. Such tests are named `host_only_*`, and the
+/// sandboxed re-run in scripts/test.sh skips them with `--skip host_only_`.
+pub fn require_host(reason: &str) {
+    assert!(
+        !sandboxed(),
+        "host-only test started with HTCI_TEST_SANDBOX=1 ({reason}); skip it with --skip host_only_"
+    );
 }
 
 /// A repository and a private home for one test.
