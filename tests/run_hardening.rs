@@ -460,16 +460,19 @@ fn detached_head_invents_no_branch() {
         )
     );
 
-    // Without a filter, the job runs with an empty ref.
+    // Without a filter, the job runs without GITHUB_REF, as on GitHub.
     let open = TestRepo::with_workflow(
-        "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"ref=[$GITHUB_REF]\"\n",
+        "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"ref=[${GITHUB_REF-unset}]\"\n",
     );
     open.write("second.txt", "2\n");
     open.commit("Second commit");
     git(&open.repo, &["checkout", "-q", "--detach", "HEAD~1"]);
     let output = open.run(&[]);
     assert_eq!(output.code, 0, "{}", output.all());
-    assert!(output.stdout.contains("ref=[]"), "{}", output.all());
+    assert!(output.stdout.contains("ref=[unset]"), "{}", output.all());
+    let sha = open.head();
+    assert_eq!(open.result(&sha)["ref"], serde_json::Value::Null);
+    assert_eq!(open.job(&sha, "ci.r")["ref"], serde_json::Value::Null);
 }
 
 #[test]

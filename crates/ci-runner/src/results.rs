@@ -130,7 +130,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
             steps,
             workflow_file: workflow.path.clone(),
             event: request.event.to_string(),
-            git_ref: Some(request.repo.git_ref.clone()),
+            git_ref: stored_ref(&request.repo.git_ref),
             dirty: request.repo.dirty,
             matrix: leg.matrix.as_ref().map(|m| request.masker.mask_json(m)),
             outputs: leg
@@ -162,7 +162,7 @@ pub fn assemble(request: &StoreRequest<'_>) -> Result<Assembled, ResultError> {
         repo_path: repo_path.clone(),
         commit: request.repo.sha.clone(),
         event: request.event.to_string(),
-        git_ref: Some(request.repo.git_ref.clone()),
+        git_ref: stored_ref(&request.repo.git_ref),
         dirty: request.repo.dirty,
         runner_tags: request.config.tags.clone(),
         started_at: request.started_at,
@@ -267,4 +267,10 @@ fn summarize_union(
             reason: format!("signing failed: {source}"),
         })?;
     Ok(summary)
+}
+
+/// Returns the `ref` of a stored result: `null` for a detached HEAD,
+/// which has no branch or tag.
+fn stored_ref(git_ref: &str) -> Option<String> {
+    (!git_ref.is_empty()).then(|| git_ref.to_string())
 }

@@ -258,7 +258,13 @@ pub fn standard_env(
         ("GITHUB_BASE_REF", "base_ref"),
         ("GITHUB_RETENTION_DAYS", "retention_days"),
     ] {
-        env.push((name.to_string(), text(github, key)));
+        let value = text(github, key);
+        // GitHub sets the ref variables only when a branch or tag is known,
+        // so a detached checkout has none rather than empty ones.
+        if value.is_empty() && name.starts_with("GITHUB_REF") {
+            continue;
+        }
+        env.push((name.to_string(), value));
     }
     env.push(("GITHUB_EVENT_PATH".to_string(), event_path.to_string()));
     for (name, key) in [
@@ -348,5 +354,21 @@ mod tests {
         assert!(env.contains(&("GITHUB_JOB".into(), "build".into())));
         assert!(env.contains(&("RUNNER_OS".into(), "Linux".into())));
         assert!(env.contains(&("GITHUB_EVENT_PATH".into(), "/t/event.json".into())));
+        assert!(env.contains(&("GITHUB_REF".into(), "refs/heads/main".into())));
+    }
+
+    #[test]
+    fn detached_head_sets_no_ref_variables() {
+        let mut run = run_info("push");
+        run.repo.git_ref = String::new();
+        run.repo.ref_name = String::new();
+        run.repo.ref_type = String::new();
+        let github = github_context(&run, &workflow(), "build", "/w", &json!({}));
+        let env = standard_env(&run, &github, &json!({"os": "Linux"}), "/t/event.json");
+        let names: Vec<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
+        assert!(!names.contains(&"GITHUB_REF"), "{names:?}");
+        assert!(!names.contains(&"GITHUB_REF_NAME"), "{names:?}");
+        assert!(!names.contains(&"GITHUB_REF_TYPE"), "{names:?}");
+        assert!(names.contains(&"GITHUB_SHA"), "{names:?}");
     }
 }
