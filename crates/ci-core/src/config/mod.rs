@@ -47,7 +47,7 @@ pub enum ConfigError {
     Untrusted {
         /// The file.
         path: String,
-        /// What was found and what to do.
+        /// Description of the problem found and the fix.
         reason: String,
     },
 

@@ -20,7 +20,7 @@
 //! background process never outlives its step, unlike on the host.
 //!
 //! The job's home directory persists across its steps, as on GitHub's
-//! runners, so `git config --global` in one step holds in the next.
+//! runners, so `git config --global` in one step stays in effect in the next.
 //!
 //! Limits come from runner.toml and the job: wall time (the job's time
 //! limit, as a backstop behind the executor's own timer), pids, open

@@ -262,7 +262,7 @@ fn check_workflow_reference(reader: &mut Reader, uses: &Spanned<String>, context
     }
 }
 
-/// Whether `path` names a YAML file directly in `.github/workflows`.
+/// Returns whether `path` names a YAML file directly in `.github/workflows`.
 fn is_workflows_file(path: &str) -> bool {
     let Some(file) = path.strip_prefix(".github/workflows/") else {
         return false;
