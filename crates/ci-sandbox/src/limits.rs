@@ -161,8 +161,9 @@ pub fn apply_rlimits(limits: &Limits, pids_by_rlimit: bool) -> io::Result<()> {
 
 /// The cgroups of one sandbox, removed on drop.
 ///
-/// NOTE: a runner killed with SIGKILL leaves its sandboxes' empty cgroup
-/// directories behind under `htci/`; nothing removes them later.
+/// A runner killed with SIGKILL cannot remove its sandboxes' cgroups, so
+/// each new sandbox first removes the empty ones whose runner has died
+/// (see [`remove_stale_cgroups`]).
 #[derive(Debug)]
 pub struct SandboxCgroups {
     dirs: Vec<PathBuf>,
@@ -197,10 +198,9 @@ impl SandboxCgroups {
                         );
                         continue;
                     }
-                    let dir = Path::new(CGROUP_ROOT)
-                        .join(controller)
-                        .join("htci")
-                        .join(id);
+                    let parent = Path::new(CGROUP_ROOT).join(controller).join("htci");
+                    remove_stale_cgroups(&parent, "");
+                    let dir = parent.join(id);
                     cgroups.make(&dir)?;
                     write_settings(&dir, &settings.v1)?;
                     enforcement.enforced.push((kind, "cgroup v1".to_owned()));
@@ -224,6 +224,7 @@ impl SandboxCgroups {
                     })
                     .collect();
                 if !usable.is_empty() {
+                    remove_stale_cgroups(dir, "htci-");
                     enable_v2_controllers(dir, &usable)?;
                     cgroups.make(&child)?;
                     for (kind, _, settings) in usable {
@@ -271,6 +272,41 @@ impl SandboxCgroups {
 impl Drop for SandboxCgroups {
     fn drop(&mut self) {
         self.remove();
+    }
+}
+
+/// Removes the cgroups below `parent` named `{prefix}sandbox-<pid>-<n>`
+/// whose creating process `<pid>` no longer exists. The kernel refuses to
+/// remove a cgroup that still holds processes, so only empty ones go, and
+/// a cgroup of a live runner (or of a reused pid) stays.
+fn remove_stale_cgroups(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(prefix))
+            .and_then(|name| name.strip_prefix("sandbox-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 sends nothing; it only checks whether
+        // a process with this pid exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let path = entry.path();
+            match fs::remove_dir(&path) {
+                Ok(()) => tracing::debug!(path = %path.display(), "removed stale sandbox cgroup"),
+                Err(error) => {
+                    tracing::debug!(path = %path.display(), %error, "kept stale sandbox cgroup")
+                }
+            }
+        }
     }
 }
 
@@ -436,6 +472,28 @@ mod tests {
             vec![(LimitKind::Memory, "no cgroups here".to_owned())]
         );
         assert!(enforcement.is_enforced(LimitKind::WallTime));
+    }
+
+    #[test]
+    fn stale_cgroups_of_dead_runners_removed() {
+        let parent = tempfile::tempdir().unwrap();
+        // No process can have a pid above the kernel's maximum, 2^22.
+        let dead = parent.path().join("sandbox-4194305-0");
+        let live = parent
+            .path()
+            .join(format!("sandbox-{}-0", std::process::id()));
+        let other = parent.path().join("unrelated-4194305-0");
+        let busy = parent.path().join("sandbox-4194305-1");
+        for dir in [&dead, &live, &other, &busy] {
+            fs::create_dir(dir).unwrap();
+        }
+        fs::write(busy.join("cgroup.procs"), "1\n").unwrap();
+
+        remove_stale_cgroups(parent.path(), "");
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(other.exists());
+        assert!(busy.exists());
     }
 
     #[test]
