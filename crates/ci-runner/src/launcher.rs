@@ -271,7 +271,7 @@ fn launch_on_host(spec: &LaunchSpec) -> Result<Box<dyn Process>, LaunchError> {
 }
 
 /// Lists the processes of this user, other than this one, whose
-/// environment holds an `htci` tracking id, with that id.
+/// environment contains an `htci` tracking id, with that id.
 fn tracked_processes() -> Vec<(i32, String)> {
     use std::os::unix::fs::MetadataExt;
 

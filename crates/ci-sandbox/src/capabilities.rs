@@ -74,7 +74,7 @@ impl std::fmt::Display for CapabilitySet {
     }
 }
 
-/// Why the capabilities could not be dropped.
+/// Error of dropping the capabilities.
 #[derive(Debug, thiserror::Error)]
 pub enum CapabilityError {
     /// A `prctl`, `capget` or `capset` call failed.
@@ -87,7 +87,7 @@ pub enum CapabilityError {
         source: io::Error,
     },
 
-    /// A set still holds capabilities after it was cleared.
+    /// A set still contains capabilities after it was cleared.
     #[error("{set} capability set still holds {mask:#x} after dropping every capability")]
     NotEmpty {
         /// The set that is not empty.

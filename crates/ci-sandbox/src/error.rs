@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Result alias of this crate.
 pub type Result<T, E = SandboxError> = std::result::Result<T, E>;
 
-/// Why a sandbox could not be started or supervised.
+/// Error of starting or supervising a sandbox.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The configuration is unusable; the message names the value.
@@ -41,7 +41,7 @@ pub enum SandboxError {
     /// The runner lost contact with the init process.
     #[error("failed to {operation} the sandbox init process: {source}")]
     Protocol {
-        /// What the runner was doing.
+        /// Operation the runner was doing.
         operation: &'static str,
         /// Underlying error.
         #[source]
@@ -55,7 +55,7 @@ pub enum SandboxError {
     /// A cgroup could not be created, configured or removed.
     #[error("failed to {operation} cgroup {path}: {source}")]
     Cgroup {
-        /// What was done to the cgroup.
+        /// Operation done on the cgroup.
         operation: &'static str,
         /// Directory or file of the cgroup.
         path: PathBuf,

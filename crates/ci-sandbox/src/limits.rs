@@ -277,7 +277,7 @@ impl Drop for SandboxCgroups {
 
 /// Removes the cgroups below `parent` named `{prefix}sandbox-<pid>-<n>`
 /// whose creating process `<pid>` no longer exists. The kernel refuses to
-/// remove a cgroup that still holds processes, so only empty ones go, and
+/// remove a cgroup that still contains processes, so only empty ones go, and
 /// a cgroup of a live runner (or of a reused pid) stays.
 fn remove_stale_cgroups(parent: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(parent) else {

@@ -93,7 +93,7 @@ const AUDIT_ARCH_AARCH64: u32 = 183 | 0x8000_0000 | 0x4000_0000;
 /// Name of the filter that [`CompiledPolicy`] adds to every policy.
 pub const GUARD_FILTER_NAME: &str = "guard";
 
-/// Why a policy could not be loaded, compiled or installed.
+/// Error of loading, compiling or installing a policy.
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
     /// The name is neither a built-in policy nor an existing file.
@@ -121,7 +121,7 @@ pub enum SeccompError {
     Format {
         /// Built-in name or path of the policy.
         policy: String,
-        /// What is wrong, with the filter name, key or line where known.
+        /// Description of the problem, with the filter name, key or line where known.
         message: String,
     },
 

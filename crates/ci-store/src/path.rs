@@ -35,7 +35,7 @@ pub const JOBS_DIR: &str = "jobs";
 /// Folder of the logs below a commit folder.
 pub const LOGS_DIR: &str = "logs";
 
-/// Folder below a commit folder that holds the latest run made with
+/// Folder below a commit folder that contains the latest run made with
 /// uncommitted changes, so it never replaces the clean result.
 pub const DIRTY_DIR: &str = "dirty";
 
