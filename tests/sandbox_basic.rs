@@ -404,10 +404,15 @@ fn fork_bomb_is_contained() {
     // Every process forks copies of itself forever; with no limit this
     // would exhaust the host. The limit makes fork fail ("Cannot fork"),
     // the sandbox finishes, and the command's exit kills what is left.
+    // Bomb processes whose fork failed exit and others take their place,
+    // so a glob over /proc could list one that died and its successor.
+    // Stopping every other process first (kill -1 spares the caller and
+    // pid 1, and a fork racing the signal is restarted) freezes the set.
     let output = run_script(
         &["--pids", "64", "--timeout", "60"],
         "sh -c 'b() { while :; do b & done; }; b' &\n\
          i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done\n\
+         kill -s STOP -- -1; kill -s STOP -- -1\n\
          set -- /proc/[0-9]*; echo $#\n",
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
