@@ -245,6 +245,7 @@ fn finish_start(
         reports: BufReader::new(File::from(report_read)),
         lifeline: Some(File::from(request_write)),
         cgroups: prepared.cgroups,
+        has_pasta: prepared.request.pasta.is_some(),
         outcome: None,
         enforcement: prepared.enforcement,
         kill_requested: false,
@@ -414,6 +415,9 @@ pub struct SandboxChild {
     /// The runner's end of the request pipe; closing it kills the sandbox.
     lifeline: Option<File>,
     cgroups: Option<SandboxCgroups>,
+    /// Whether the init starts a pasta process on the host, which it
+    /// stops only after pid 1 exited.
+    has_pasta: bool,
     /// Set by [`SandboxChild::kill`], so that `wait` reports SIGKILL.
     kill_requested: bool,
     /// Whether `wait` collected the init.
@@ -576,6 +580,39 @@ impl SandboxChild {
             }
         });
         self.outcome = Some(outcome);
+        self.waited = true;
+        Ok(outcome)
+    }
+
+    /// Waits for the command to end, like [`SandboxChild::wait`], but
+    /// does not wait for the init and pid 1 to exit, for a caller that
+    /// exits right after.
+    ///
+    /// The final report comes from pid 1 after it killed and reaped every
+    /// other process of the sandbox, so nothing the command started runs
+    /// any more. What remains is the exit of the init and pid 1, where the
+    /// kernel tears down the namespaces and unmounts the root. That costs
+    /// about half a millisecond and the caller does not need it, so the
+    /// orphaned init finishes it alone (bubblewrap's parent likewise
+    /// returns when its pid 1 reports the exit status). When the runner
+    /// still has to remove the sandbox's cgroups, which needs every
+    /// process gone, or the init still has to stop pasta, this waits as
+    /// [`SandboxChild::wait`] does.
+    pub fn wait_detached(mut self) -> Result<ExitOutcome> {
+        if self.cgroups.is_some() || self.has_pasta {
+            return self.wait();
+        }
+        while self.outcome.is_none() {
+            match self.next_report()? {
+                Some(Report::Finished(outcome)) => self.outcome = Some(outcome),
+                Some(_) => {}
+                None => return self.wait(),
+            }
+        }
+        let outcome = self.outcome.expect("the loop ends with an outcome");
+        // Marked as waited so that Drop does not wait for the init. Drop
+        // still closes the lifeline, which the init, already ending,
+        // answers by killing a pid 1 that is exiting anyway.
         self.waited = true;
         Ok(outcome)
     }

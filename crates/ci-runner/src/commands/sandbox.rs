@@ -120,7 +120,7 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
     install_termination_handler();
 
     let spawned = Sandbox::default().start_inheriting_output(&config, &args.command);
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(child) => child,
         Err(error) => {
             eprintln!("htci sandbox: {error}");
@@ -131,7 +131,9 @@ pub fn execute(args: &SandboxArgs) -> ExitCode {
     for (limit, reason) in &child.enforcement().not_enforced {
         eprintln!("htci sandbox: warning: {limit:?} limit not enforced: {reason}");
     }
-    match child.wait() {
+    // htci exits right after, so it need not wait for the sandbox's
+    // namespaces to be torn down.
+    match child.wait_detached() {
         Ok(outcome) => {
             if outcome == ExitOutcome::TimedOut {
                 eprintln!("htci sandbox: command timed out and was killed");
