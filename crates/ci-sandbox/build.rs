@@ -5,8 +5,9 @@
 //! script compiles the built-in policies for every architecture that
 //! `src/seccomp.rs` supports and writes the programs as Rust statics to
 //! `$OUT_DIR/builtin_policies.rs`. It compiles as that module does at run
-//! time: one filter at a time, and only the filters whose name starts with
-//! the architecture. Policy files given by path are still compiled at run
+//! time: one filter at a time, only the filters whose name starts with
+//! the architecture, each with the number search of
+//! `src/seccomp/dispatch.rs` in front. Policy files given by path are still compiled at run
 //! time. A unit test in `src/seccomp.rs` checks that the embedded programs
 //! equal the run-time compilation.
 
@@ -14,6 +15,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use seccompiler::TargetArch;
+
+#[path = "src/seccomp/dispatch.rs"]
+mod dispatch;
 
 /// Built-in policies: name and path relative to this crate.
 const POLICIES: [(&str, &str); 2] = [
@@ -86,7 +90,8 @@ fn filters_of(json: &str, path: &Path, arch: &str) -> Vec<(String, serde_json::V
         .collect()
 }
 
-/// Compiles one filter on its own, as `seccomp::compile_filter` does.
+/// Compiles one filter on its own and adds the number search, as
+/// `seccomp::compile_filter` does.
 fn compile(
     name: &str,
     filter: serde_json::Value,
@@ -103,7 +108,8 @@ fn compile(
                 path.display()
             )
         });
-    programs
+    let program = programs
         .remove(name)
-        .unwrap_or_else(|| panic!("seccompiler returned no program for filter {name}"))
+        .unwrap_or_else(|| panic!("seccompiler returned no program for filter {name}"));
+    dispatch::dispatch_by_number(&program).unwrap_or(program)
 }
