@@ -207,6 +207,70 @@ fn host_secrets_in_etc_are_absent() {
     assert_eq!(out, "done\n");
 }
 
+/// Runs `htci sandbox` with `HOME` unset and `XDG_CACHE_HOME` set to
+/// `cache`, or unset too when `cache` is `None` (no cache then).
+fn sandbox_with_cache(cache: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(htci());
+    command.arg("sandbox").args(args).stdin(Stdio::null());
+    command.env_remove("HOME").env_remove("XDG_CACHE_HOME");
+    if let Some(cache) = cache {
+        command.env("XDG_CACHE_HOME", cache);
+    }
+    command.output().expect("htci runs")
+}
+
+/// The cache entries `htci sandbox` made under `cache`.
+fn etc_cache_entries(cache: &Path) -> Vec<String> {
+    let dir = cache.join("hashtree-ci/sandbox-etc");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn cached_etc_equals_etc_written_in_place() {
+    // Names, types, modes, owners, sizes and link targets of /etc, and
+    // the contents of the generated and copied files.
+    let script = "cd /etc && ls -l | awk '{print $1, $3, $4, $5, $9, $10, $11}' \
+                  && cat passwd group hostname hosts";
+    let cache = temp_dir();
+    let cached = sandbox_with_cache(Some(cache.path()), &["--", "sh", "-c", script]);
+    let in_place = sandbox_with_cache(None, &["--", "sh", "-c", script]);
+    assert_eq!(cached.status.code(), Some(0), "{}", stderr(&cached));
+    assert_eq!(in_place.status.code(), Some(0), "{}", stderr(&in_place));
+    assert_eq!(stdout(&cached), stdout(&in_place));
+    assert!(stdout(&cached).contains("runner:x:1000:1000:"));
+    assert_eq!(etc_cache_entries(cache.path()).len(), 1);
+}
+
+#[test]
+fn etc_cache_is_reused_and_read_only() {
+    let cache = temp_dir();
+    let script = "touch /etc/planted 2>&1; echo rc=$?";
+    let first = sandbox_with_cache(Some(cache.path()), &["--", "sh", "-c", script]);
+    let second = sandbox_with_cache(Some(cache.path()), &["--", "sh", "-c", script]);
+    for output in [&first, &second] {
+        assert_eq!(
+            stdout(output),
+            "touch: cannot touch '/etc/planted': Read-only file system\nrc=1\n"
+        );
+    }
+    let entries = etc_cache_entries(cache.path());
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].starts_with("etc-"), "{entries:?}");
+
+    // Another host name is other generated contents: a second entry.
+    let renamed = sandbox_with_cache(
+        Some(cache.path()),
+        &["--hostname", "other", "--", "cat", "/etc/hostname"],
+    );
+    assert_eq!(stdout(&renamed), "other\n");
+    assert_eq!(etc_cache_entries(cache.path()).len(), 2);
+}
+
 #[test]
 fn tmp_size_limit_is_enforced() {
     let out = sh(

@@ -5,6 +5,8 @@
 //!   by default `~/.config/hashtree-ci/runner.toml`.
 //! - Stored results: `$XDG_DATA_HOME/hashtree-ci/`, by default
 //!   `~/.local/share/hashtree-ci/`.
+//! - Caches (the sandbox's generated `/etc`): `$XDG_CACHE_HOME/hashtree-ci/`,
+//!   by default `~/.cache/hashtree-ci/`.
 //! - Network settings shared with other hashtree tools:
 //!   `~/.hashtree/config.toml` (not under XDG, because the other tools
 //!   read it there).
@@ -48,6 +50,19 @@ pub fn data_home() -> Result<PathBuf, NoHomeError> {
     .ok_or(NoHomeError {
         xdg_variable: "XDG_DATA_HOME",
     })
+}
+
+/// Returns the cache base: `$XDG_CACHE_HOME` or `~/.cache`.
+pub fn cache_home() -> Result<PathBuf, NoHomeError> {
+    base_dir(std::env::var_os("XDG_CACHE_HOME"), home_dir(), ".cache").ok_or(NoHomeError {
+        xdg_variable: "XDG_CACHE_HOME",
+    })
+}
+
+/// Returns where sandboxes keep their generated `/etc` files:
+/// `<cache home>/hashtree-ci/sandbox-etc`.
+pub fn sandbox_etc_cache() -> Result<PathBuf, NoHomeError> {
+    Ok(cache_home()?.join("hashtree-ci").join("sandbox-etc"))
 }
 
 /// Returns the path of the runner identity: `<config home>/hashtree-ci/runner.toml`.

@@ -43,6 +43,10 @@ pub struct SandboxConfig {
     pub seccomp_policy: String,
     /// Standard input of the command.
     pub stdin: StdinMode,
+    /// Host directory where the generated `/etc` files are kept between
+    /// sandboxes (see `etc_cache`), or `None` to write them into each
+    /// sandbox.
+    pub etc_cache: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -58,6 +62,7 @@ impl Default for SandboxConfig {
             limits: Limits::default(),
             seccomp_policy: "default".to_owned(),
             stdin: StdinMode::Null,
+            etc_cache: None,
         }
     }
 }

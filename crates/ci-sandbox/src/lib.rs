@@ -16,6 +16,7 @@ pub mod capabilities;
 pub mod config;
 mod dev;
 pub mod error;
+mod etc_cache;
 pub mod init;
 pub mod limits;
 mod namespaces;

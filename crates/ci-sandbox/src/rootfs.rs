@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{RootFs, SANDBOX_HOME, SandboxConfig, WORKSPACE_DIR};
 use crate::dev;
+use crate::etc_cache;
 use crate::init::InitError;
 use crate::proc;
 use crate::sys;
@@ -153,6 +154,13 @@ pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
 
     dev::plan(&mut steps);
     proc::plan(&mut steps, config.network != crate::Network::Host);
+
+    // Without a usable cache the files are written into the root tmpfs,
+    // as the steps say; the sandbox looks the same either way.
+    let steps = match &config.etc_cache {
+        Some(cache) => etc_cache::use_cache(&steps, cache).unwrap_or(steps),
+        None => steps,
+    };
 
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
     Ok(with_submount_steps(steps, &parse_mount_points(&mountinfo)))

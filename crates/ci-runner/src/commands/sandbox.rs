@@ -242,6 +242,8 @@ fn build_config(args: &SandboxArgs) -> Result<SandboxConfig, String> {
             memory_bytes: args.memory,
             cpu_quota: args.cpus,
         },
+        // Without a home directory each sandbox writes its /etc itself.
+        etc_cache: ci_core::dirs::sandbox_etc_cache().ok(),
         ..SandboxConfig::default()
     };
     if args.workspace.is_some() {

@@ -280,6 +280,7 @@ impl SandboxLauncher {
             },
             seccomp_policy: SECCOMP_POLICY.to_string(),
             stdin: ci_sandbox::StdinMode::Null,
+            etc_cache: ci_core::dirs::sandbox_etc_cache().ok(),
         }
     }
 
