@@ -44,15 +44,43 @@ impl HostSupport {
 
 /// Detects the host's support once per process and returns it.
 pub fn probe() -> HostSupport {
-    static SUPPORT: OnceLock<HostSupport> = OnceLock::new();
-    SUPPORT
-        .get_or_init(|| HostSupport {
-            user_namespaces_blocked: namespaces::blocking_setting(Path::new("/proc/sys")),
-            cgroups: limits::detect_cgroups(),
-            rlimit_nproc: limits::rlimit_nproc_applies(),
-            pasta: find_in_path("pasta"),
-        })
+    HostSupport {
+        user_namespaces_blocked: namespaces_blocked(),
+        cgroups: cgroups(),
+        rlimit_nproc: limits::rlimit_nproc_applies(),
+        pasta: pasta(),
+    }
+}
+
+/// Detects only the parts of the host's support that a sandbox needs:
+/// the cgroups for its limits and pasta for its network. A sandbox
+/// start then skips the lookups it has no use for.
+pub(crate) fn probe_parts(needs_cgroups: bool, needs_pasta: bool) -> HostSupport {
+    let mut support = HostSupport::unprobed();
+    if needs_cgroups {
+        support.cgroups = cgroups();
+    }
+    if needs_pasta {
+        support.pasta = pasta();
+    }
+    support
+}
+
+fn namespaces_blocked() -> Option<String> {
+    static BLOCKED: OnceLock<Option<String>> = OnceLock::new();
+    BLOCKED
+        .get_or_init(|| namespaces::blocking_setting(Path::new("/proc/sys")))
         .clone()
+}
+
+fn cgroups() -> CgroupSupport {
+    static CGROUPS: OnceLock<CgroupSupport> = OnceLock::new();
+    CGROUPS.get_or_init(limits::detect_cgroups).clone()
+}
+
+fn pasta() -> Option<PathBuf> {
+    static PASTA: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PASTA.get_or_init(|| find_in_path("pasta")).clone()
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {

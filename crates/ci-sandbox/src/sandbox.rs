@@ -14,7 +14,6 @@ use crate::config::{Network, SandboxConfig, StdinMode};
 use crate::error::{Result, SandboxError};
 use crate::limits::{self, Enforcement, SandboxCgroups};
 use crate::network::{self, PastaLaunch};
-use crate::probe::HostSupport;
 use crate::protocol::{INIT_MARKER, InitRequest, Report, write_request};
 use crate::sys;
 
@@ -189,18 +188,13 @@ fn prepare(config: &SandboxConfig, argv: &[String]) -> Result<Prepared> {
         ));
     }
 
-    // The host's support only matters for cgroup limits and pasta;
-    // skipping the probe otherwise saves a few dozen file lookups.
+    // The host's support only matters for cgroup limits and pasta, and
+    // each lookup costs a few dozen file accesses.
     let limits = &config.limits;
-    let needs_host_support = limits.pids.is_some()
-        || limits.memory_bytes.is_some()
-        || limits.cpu_quota.is_some()
-        || matches!(config.network, Network::Pasta(_));
-    let support = if needs_host_support {
-        crate::probe()
-    } else {
-        HostSupport::unprobed()
-    };
+    let needs_cgroups =
+        limits.pids.is_some() || limits.memory_bytes.is_some() || limits.cpu_quota.is_some();
+    let needs_pasta = matches!(config.network, Network::Pasta(_));
+    let support = crate::probe::probe_parts(needs_cgroups, needs_pasta);
     let mut enforcement = Enforcement::default();
     let id = network::unique_name("sandbox", "d")
         .trim_end_matches(".d")
