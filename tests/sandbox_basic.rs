@@ -493,6 +493,25 @@ fn fork_bomb_is_contained() {
 }
 
 #[test]
+fn command_starts_with_no_ignored_or_blocked_signal() {
+    // htci ignores SIGPIPE (Rust does) and SIGINT, and the caller here
+    // ignores SIGHUP and SIGUSR1, which execve would pass on. The command
+    // must start with every signal at its default action.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' HUP USR1; exec \"$0\" sandbox -- grep -E '^Sig(Ign|Blk)' /proc/self/status")
+        .arg(htci())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+}
+
+#[test]
 fn sandbox_has_no_capabilities() {
     let out = sh(&[], "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status");
     assert_eq!(out.matches("0000000000000000").count(), 5, "{out}");

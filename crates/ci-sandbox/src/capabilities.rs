@@ -24,6 +24,8 @@
 
 use std::io;
 
+use crate::sys;
+
 /// `_LINUX_CAPABILITY_VERSION_3` from `<linux/capability.h>`: 64-bit sets
 /// passed as two 32-bit halves.
 const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
@@ -147,7 +149,30 @@ pub fn drop_all() -> Result<(), CapabilityError> {
     clear_ambient()?;
     clear_base_sets()?;
 
-    verify_empty(&read_masks_up_to(last)?)
+    // /proc/self/status reports all five sets in one read, where the
+    // system calls take two per capability. Without /proc the calls do.
+    let masks = match masks_from_status() {
+        Ok(masks) => masks,
+        Err(_) => read_masks_up_to(last)?,
+    };
+    verify_empty(&masks)
+}
+
+/// Reads the five sets from `/proc/self/status`, without allocating.
+fn masks_from_status() -> io::Result<CapabilityMasks> {
+    let mut values = [0u64; 5];
+    sys::read_status_masks(
+        &["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"],
+        &mut values,
+    )?;
+    let [inheritable, permitted, effective, bounding, ambient] = values;
+    Ok(CapabilityMasks {
+        inheritable,
+        permitted,
+        effective,
+        bounding,
+        ambient,
+    })
 }
 
 /// Reads the five capability sets of the calling thread.

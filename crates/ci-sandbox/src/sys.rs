@@ -165,17 +165,111 @@ pub fn block_signals(signals: &[libc::c_int]) -> io::Result<libc::sigset_t> {
 /// Unblocks every signal and resets every handler to its default, so the
 /// command starts with the signal state a fresh process expects.
 pub fn reset_signals() -> io::Result<()> {
-    for signal in 1..libc::SIGRTMAX() {
-        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+    // execve resets caught signals by itself but keeps ignored ones, so
+    // only those need a call. /proc/self/status names them in one read
+    // where asking the kernel signal by signal takes 64 calls.
+    let mut ignored = [u64::MAX];
+    if read_status_masks(&["SigIgn"], &mut ignored).is_err() {
+        ignored = [u64::MAX];
+    }
+    for signal in 1..=64 {
+        let bit = 1u64 << (signal - 1);
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP || ignored[0] & bit == 0 {
             continue;
         }
-        // SAFETY: SIG_DFL is always a valid disposition. Errors for
-        // signal numbers reserved by libc are irrelevant and ignored.
-        unsafe { libc::signal(signal, libc::SIG_DFL) };
+        set_default_action(signal);
     }
     let empty = signal_set(&[]);
     // SAFETY: `empty` is a valid set for the duration of the call.
     check(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) }).map(drop)
+}
+
+/// The kernel's `struct sigaction` on x86_64 and aarch64, which both
+/// have `sa_restorer`.
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: libc::sighandler_t,
+    mask: u64,
+}
+
+/// Sets the action of `signal` to the default with the raw system call,
+/// because glibc refuses the signals it reserves (32 and 33), which a
+/// parent may still have set to ignored. Errors are ignored: the only
+/// failure is EINVAL for SIGKILL and SIGSTOP, which are always default.
+fn set_default_action(signal: libc::c_int) {
+    let action = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: `action` is a valid kernel sigaction for the duration of the
+    // call, the old action is not requested, and 8 is the kernel's
+    // sigset size on both architectures.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signal,
+            &action as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    };
+}
+
+/// Reads the hexadecimal masks called `names` (such as `SigIgn` or
+/// `CapBnd`) from `/proc/self/status` into `masks`, without allocating.
+/// Fails when the file cannot be read or lacks one of the names.
+pub fn read_status_masks(names: &[&str], masks: &mut [u64]) -> io::Result<()> {
+    // The whole file is about 1.5 KiB.
+    let mut buffer = [0u8; 8192];
+    // SAFETY: the path is a valid C string and the flags are constants.
+    let fd = check(unsafe {
+        libc::open(
+            c"/proc/self/status".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    })?;
+    let mut length = 0;
+    let result = loop {
+        let free = &mut buffer[length..];
+        if free.is_empty() {
+            break Err(io::Error::other("/proc/self/status is larger than 8 KiB"));
+        }
+        // SAFETY: `free` is a writable buffer of the given length.
+        let read = unsafe { libc::read(fd, free.as_mut_ptr().cast(), free.len()) };
+        match read {
+            -1 => break Err(io::Error::last_os_error()),
+            0 => break Ok(()),
+            n => length += n as usize,
+        }
+    };
+    // SAFETY: `fd` was opened above and is not used afterwards.
+    unsafe { libc::close(fd) };
+    result?;
+
+    for (name, mask) in names.iter().zip(masks.iter_mut()) {
+        *mask = status_mask(&buffer[..length], name.as_bytes()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a mask is missing in /proc/self/status",
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Finds the line `<name>:\t<hex>` in `status` and parses the number.
+fn status_mask(status: &[u8], name: &[u8]) -> Option<u64> {
+    let line = status.split(|byte| *byte == b'\n').find(|line| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.first() == Some(&b':'))
+    })?;
+    let value = line[name.len() + 1..].trim_ascii();
+    let text = std::str::from_utf8(value).ok()?;
+    u64::from_str_radix(text, 16).ok()
 }
 
 /// Builds a signal set holding `signals`.
@@ -276,4 +370,54 @@ pub fn execve(
     // the call and ends each with a null pointer, as execve requires.
     unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), env.as_ptr()) };
     io::Error::last_os_error()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &[u8] = b"Name:\tsh\nSigIgn:\t0000000000384004\nCapInh:\t0000000000000000\n\
+CapBndX:\t0000000000000007\nCapBnd:\t000001ffffffffff\n";
+
+    #[test]
+    fn status_mask_parses_the_named_line() {
+        assert_eq!(status_mask(STATUS, b"SigIgn"), Some(0x384004));
+        assert_eq!(status_mask(STATUS, b"CapInh"), Some(0));
+        assert_eq!(status_mask(STATUS, b"CapBnd"), Some(0x1ff_ffff_ffff));
+        assert_eq!(status_mask(STATUS, b"CapAmb"), None);
+        assert_eq!(status_mask(STATUS, b"Name"), None);
+    }
+
+    #[test]
+    fn status_masks_match_the_kernel_answers() {
+        let mut masks = [0u64; 2];
+        read_status_masks(&["SigIgn", "CapBnd"], &mut masks).unwrap();
+
+        // glibc refuses sigaction for the signals it reserves (32, 33),
+        // so the comparison covers the signals where sigaction succeeds.
+        let (mut ignored, mut queried) = (0u64, 0u64);
+        for signal in 1..=64 {
+            // SAFETY: an all-zero sigaction is a valid buffer to overwrite.
+            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: a null new action only reads the current one.
+            let ret = unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) };
+            if ret == 0 {
+                queried |= 1 << (signal - 1);
+                if old.sa_sigaction == libc::SIG_IGN {
+                    ignored |= 1 << (signal - 1);
+                }
+            }
+        }
+        assert_eq!(masks[0] & queried, ignored);
+
+        let bounding = crate::capabilities::read_masks().unwrap().bounding;
+        assert_eq!(masks[1], bounding);
+    }
+
+    #[test]
+    fn missing_status_mask_is_an_error() {
+        let mut masks = [0u64; 1];
+        let error = read_status_masks(&["NoSuchMask"], &mut masks).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
 }
