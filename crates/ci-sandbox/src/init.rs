@@ -21,6 +21,12 @@
 //! parent-death guard: the request pipe for the runner (a parent-death
 //! signal would fire when the runner's spawning *thread* exits), and
 //! PR_SET_PDEATHSIG for the single-threaded init and pid 1.
+//!
+//! A single-threaded caller that exits after its one sandbox (`htci
+//! sandbox`) may skip the separate init: [`start_in_place`] makes the
+//! caller the init, and the tree is caller → pid 1 → command. It is only
+//! used when there is no cgroup to remove and no pasta to stop, because
+//! both need the init to outlive pid 1.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -170,7 +176,7 @@ fn run(
     // Forked before unsharing: pasta must join the sandbox's namespaces
     // from the host's, with the runner's credentials.
     let mut pasta = request.pasta.as_ref().map(PastaHelper::fork).transpose()?;
-    namespaces::unshare(own_network)?;
+    namespaces::unshare(namespaces::clone_flags(own_network))?;
     namespaces::map_ids(uid, gid)?;
 
     if let Some(helper) = &mut pasta {
@@ -191,6 +197,83 @@ fn run(
     drop(init_pidfd);
     // Dropping `pasta` afterwards stops it.
     supervise_pid1(pid1, request_pipe.as_raw_fd())
+}
+
+/// Makes the calling process the sandbox's init and starts pid 1, for a
+/// single-threaded caller (`htci sandbox`) that needs no cgroup and no
+/// pasta. Returns pid 1's host pid; pid 1 sends its reports to
+/// `report_write`.
+///
+/// This saves the init's own process: one fork of the caller. The caller
+/// joins every new namespace but the mount namespace, which pid 1 creates
+/// for itself. So the caller keeps the host's file system when pid 1
+/// pivots into the sandbox's root, and pid 1, not the caller, pays for
+/// unmounting that root when it exits. pid 1 dies with the caller through
+/// its parent-death signal, as it does with the separate init.
+pub(crate) fn start_in_place(
+    request: &InitRequest,
+    report_write: OwnedFd,
+) -> Result<libc::pid_t, InitError> {
+    let mut pid1_signals = FORWARDED_SIGNALS.to_vec();
+    pid1_signals.push(libc::SIGCHLD);
+    // Blocked before the fork, so that pid 1 loses no signal before it
+    // waits for them. The caller's own mask is restored afterwards.
+    let old_mask =
+        sys::block_signals(&pid1_signals).map_err(|e| InitError::new("block signals", e))?;
+
+    // SAFETY: getuid and getgid cannot fail and take no arguments.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let own_network = request.config.network != Network::Host;
+    let result = namespaces::unshare(namespaces::clone_flags(own_network) & !libc::CLONE_NEWNS)
+        .and_then(|()| namespaces::map_ids(uid, gid))
+        .and_then(|()| {
+            pidfd_open(std::process::id() as libc::pid_t)
+                .map_err(|e| InitError::new("pidfd_open the init", e))
+        })
+        .and_then(|init_pidfd| {
+            sys::set_cloexec(init_pidfd.as_raw_fd(), true)
+                .map_err(|e| InitError::new("fcntl", e))?;
+            let pid1 = sys::fork().map_err(|e| InitError::new("fork pid 1", e))?;
+            if pid1 == 0 {
+                run_pid1_in_place(request, &report_write, &init_pidfd, &pid1_signals);
+            }
+            Ok(pid1)
+        });
+    // SAFETY: `old_mask` is the valid set that block_signals returned.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+    result
+}
+
+/// Runs the child side of [`start_in_place`]: resets the actions of
+/// `pid1_signals`, which stay blocked, creates the mount namespace and
+/// runs pid 1.
+fn run_pid1_in_place(
+    request: &InitRequest,
+    report_write: &OwnedFd,
+    init_pidfd: &OwnedFd,
+    pid1_signals: &[libc::c_int],
+) -> ! {
+    let reporter = Reporter::new(report_write.as_raw_fd());
+    // The sandboxed processes may read /proc/1/cmdline, which would show
+    // the caller's whole command line.
+    crate::sandbox::replace_command_line(INIT_MARKER.as_bytes());
+    for &signal in pid1_signals {
+        // SAFETY: SIG_DFL is a valid disposition, and the signal is
+        // blocked, so the default action cannot run before pid 1 waits.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    let setup = sys::set_cloexec(report_write.as_raw_fd(), true)
+        .map_err(|e| InitError::new("fcntl", e))
+        .and_then(|()| namespaces::unshare(libc::CLONE_NEWNS));
+    if let Err(error) = setup {
+        reporter.send(&Report::SetupFailed {
+            message: error.to_string(),
+        });
+        // SAFETY: _exit ends the forked child without running the
+        // caller's atexit handlers or flushing its copied stdio buffers.
+        unsafe { libc::_exit(SETUP_FAILED_EXIT) };
+    }
+    process::run_pid1(request, &reporter, init_pidfd)
 }
 
 /// Blocks the forwarded signals and SIGCHLD, then resets their handlers.

@@ -28,9 +28,10 @@ pub fn clone_flags(own_network: bool) -> libc::c_int {
     flags
 }
 
-/// Unshares the namespaces, explaining a refusal by the host's settings.
-pub fn unshare(own_network: bool) -> Result<(), InitError> {
-    sys::unshare(clone_flags(own_network)).map_err(|error| {
+/// Unshares the namespaces in `flags` (see [`clone_flags`]), explaining
+/// a refusal by the host's settings.
+pub fn unshare(flags: libc::c_int) -> Result<(), InitError> {
+    sys::unshare(flags).map_err(|error| {
         let hint = explain_refusal(&error, Path::new("/proc/sys"));
         InitError::new("create user namespace (unshare)", error).with_hint(hint)
     })

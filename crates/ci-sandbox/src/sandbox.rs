@@ -114,6 +114,9 @@ impl Sandbox {
             return self.start(config, argv, Stdio::inherit(), Stdio::inherit());
         }
         let prepared = prepare(config, argv)?;
+        if prepared.cgroups.is_none() && prepared.request.pasta.is_none() {
+            return start_in_place(prepared);
+        }
         let (request_read, request_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
         let init = fork_init(
@@ -227,6 +230,29 @@ fn prepare(config: &SandboxConfig, argv: &[String]) -> Result<Prepared> {
     })
 }
 
+/// Makes the calling process the init (see [`init::start_in_place`]) and
+/// waits until the command runs. Only for a single-threaded caller that
+/// exits after the sandbox, and only without cgroups and pasta, which the
+/// init must clean up after pid 1 exited.
+fn start_in_place(prepared: Prepared) -> Result<SandboxChild> {
+    let (report_read, report_write) = pipe()?;
+    let pid1 = crate::init::start_in_place(&prepared.request, report_write)
+        .map_err(|error| SandboxError::Setup(error.to_string()))?;
+    let mut child = SandboxChild {
+        init: InitProcess::InPlace { pid1, status: None },
+        reports: BufReader::new(File::from(report_read)),
+        lifeline: None,
+        cgroups: None,
+        has_pasta: false,
+        outcome: None,
+        enforcement: prepared.enforcement,
+        kill_requested: false,
+        waited: false,
+    };
+    child.await_start()?;
+    Ok(child)
+}
+
 /// Sends the request to a started init and waits until the command runs.
 fn finish_start(
     prepared: Prepared,
@@ -294,7 +320,7 @@ fn fork_init(
 /// shows, with `text`. The forked init and pid 1 would otherwise show the
 /// caller's whole command line (workspace path, bind sources, --env
 /// values) to the sandboxed processes, which may read /proc/1/cmdline.
-fn replace_command_line(text: &[u8]) {
+pub(crate) fn replace_command_line(text: &[u8]) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return;
     };
@@ -342,6 +368,12 @@ enum InitProcess {
         pid: libc::pid_t,
         status: Option<ExitStatus>,
     },
+    /// The caller itself is the init; `pid1` is its child, pid 1 of the
+    /// sandbox, and `status` its exit status once reaped.
+    InPlace {
+        pid1: libc::pid_t,
+        status: Option<ExitStatus>,
+    },
 }
 
 impl InitProcess {
@@ -349,6 +381,7 @@ impl InitProcess {
         match self {
             InitProcess::Spawned(child) => child.id(),
             InitProcess::Forked { pid, .. } => *pid as u32,
+            InitProcess::InPlace { pid1, .. } => *pid1 as u32,
         }
     }
 
@@ -358,8 +391,12 @@ impl InitProcess {
             InitProcess::Forked {
                 status: Some(status),
                 ..
+            }
+            | InitProcess::InPlace {
+                status: Some(status),
+                ..
             } => Ok(*status),
-            InitProcess::Forked { pid, status } => {
+            InitProcess::Forked { pid, status } | InitProcess::InPlace { pid1: pid, status } => {
                 let raw = sys::wait_pid(*pid)?;
                 let reaped = ExitStatus::from_raw(raw);
                 *status = Some(reaped);
@@ -368,10 +405,19 @@ impl InitProcess {
         }
     }
 
+    /// Kills pid 1, and with it the whole sandbox, when the caller is
+    /// the init. A separate init does that itself once its lifeline
+    /// closes.
+    fn kill_in_place(&self) {
+        if let InitProcess::InPlace { pid1, status: None } = self {
+            let _ = sys::kill(*pid1, libc::SIGKILL);
+        }
+    }
+
     fn spawned(&mut self) -> Option<&mut Child> {
         match self {
             InitProcess::Spawned(child) => Some(child),
-            InitProcess::Forked { .. } => None,
+            InitProcess::Forked { .. } | InitProcess::InPlace { .. } => None,
         }
     }
 }
@@ -457,7 +503,11 @@ impl SandboxChild {
                 source,
             }));
         }
+        self.await_start()
+    }
 
+    /// Waits for the first report: the command runs, or why it does not.
+    fn await_start(&mut self) -> Result<()> {
         match self.next_report()? {
             Some(Report::Started) => Ok(()),
             Some(Report::SetupFailed { message }) => {
@@ -624,6 +674,7 @@ impl SandboxChild {
         // pasta. Killing the init itself would leave that to parent-death
         // signals, which pasta may have cleared.
         self.lifeline = None;
+        self.init.kill_in_place();
         Ok(())
     }
 
@@ -641,6 +692,7 @@ impl Drop for SandboxChild {
     fn drop(&mut self) {
         if !self.waited {
             self.lifeline = None;
+            self.init.kill_in_place();
             let _ = self.init.wait();
         }
         self.cleanup();
