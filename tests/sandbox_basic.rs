@@ -512,6 +512,31 @@ fn command_starts_with_no_ignored_or_blocked_signal() {
 }
 
 #[test]
+fn help_and_usage_errors_name_the_subcommand() {
+    let help = sandbox(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Run one command in the sandbox (rootless namespaces, read-only root)")
+    );
+    assert_eq!(lines.next(), Some(""));
+    assert_eq!(
+        lines.next(),
+        Some("Usage: htci sandbox [OPTIONS] -- <COMMAND>...")
+    );
+
+    let missing = sandbox(&[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("Usage: htci sandbox -- <COMMAND>..."),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
 fn sandbox_has_no_capabilities() {
     let out = sh(&[], "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status");
     assert_eq!(out.matches("0000000000000000").count(), 5, "{out}");
