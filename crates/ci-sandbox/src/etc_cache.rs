@@ -12,8 +12,9 @@
 //! planning it (medians of 60 starts).
 //!
 //! The hash covers the generated contents, the link targets, and for each
-//! copied file its path, mode, size, inode and change times, so editing a
-//! host file (even `resolv.conf`) selects a new directory. A directory is
+//! copied file its path, mode and [`FileVersion`] (inode, size and times,
+//! as the plan saw them), so editing a host file (even `resolv.conf`)
+//! selects a new directory. A directory is
 //! built under a temporary name and renamed into place, so concurrent
 //! sandboxes never see half of one. Directories unused for a week are
 //! removed when a new one is built; no job runs that long.
@@ -21,7 +22,7 @@
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -57,7 +58,7 @@ pub fn use_cache(steps: &[Step], cache_root: &Path) -> io::Result<Vec<Step>> {
         .iter()
         .filter(|s| is_cached_step(s) || is_etc_bind(s))
         .collect();
-    let entry = cache_root.join(format!("{ENTRY_PREFIX}{:016x}", fingerprint(&cached)?));
+    let entry = cache_root.join(format!("{ENTRY_PREFIX}{:016x}", fingerprint(&cached)));
     if !entry.is_dir() {
         build(cache_root, &entry, &cached)?;
     }
@@ -96,8 +97,9 @@ fn is_etc_bind(step: &Step) -> bool {
     matches!(step, Step::Bind { target, .. } if target.starts_with("/etc"))
 }
 
-/// Hashes what the cache directory for `steps` contains.
-fn fingerprint(steps: &[&Step]) -> io::Result<u64> {
+/// Hashes what the cache directory for `steps` contains. A copied file
+/// counts with the version the plan saw, so this reads no file.
+fn fingerprint(steps: &[&Step]) -> u64 {
     let mut hasher = DefaultHasher::new();
     FORMAT_VERSION.hash(&mut hasher);
     for step in steps {
@@ -109,20 +111,15 @@ fn fingerprint(steps: &[&Step]) -> io::Result<u64> {
                 source,
                 target,
                 mode,
-            } => {
-                let meta = fs::metadata(source)?;
-                ("copy", source, target, mode).hash(&mut hasher);
-                (meta.dev(), meta.ino(), meta.size(), meta.mode()).hash(&mut hasher);
-                (meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
-                (meta.ctime(), meta.ctime_nsec()).hash(&mut hasher);
-            }
+                version,
+            } => ("copy", source, target, mode, version).hash(&mut hasher),
             Step::Bind { source, target, .. } => {
                 ("mount point", target, source.is_dir()).hash(&mut hasher);
             }
             _ => {}
         }
     }
-    Ok(hasher.finish())
+    hasher.finish()
 }
 
 /// Builds the directory `entry` for `steps` under a temporary name and
@@ -165,6 +162,7 @@ fn fill(dir: &Path, steps: &[&Step]) -> io::Result<()> {
                 source,
                 target,
                 mode,
+                ..
             } => write_file(&inside(target), &fs::read(source)?, *mode)?,
             Step::Symlink { link, path } => {
                 make_parent(&inside(path))?;
@@ -236,7 +234,10 @@ fn remove_old_entries(cache_root: &Path, keep: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
+    use crate::rootfs::FileVersion;
 
     fn etc_steps(host: &Path) -> Vec<Step> {
         vec![
@@ -261,6 +262,9 @@ mod tests {
                 source: host.join("etc/hosts"),
                 target: "/etc/hosts".into(),
                 mode: 0o640,
+                version: fs::metadata(host.join("etc/hosts"))
+                    .map(|meta| FileVersion::of(&meta))
+                    .unwrap_or_default(),
             },
             Step::Bind {
                 source: host.join("etc/ssl"),

@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -79,10 +80,12 @@ pub enum Step {
     /// Create a symbolic link at `path` pointing to `link`.
     Symlink { link: PathBuf, path: PathBuf },
     /// Copy a world-readable host file with its permission bits `mode`.
+    /// `version` is the file as planned, which the `/etc` cache keys on.
     CopyFile {
         source: PathBuf,
         target: PathBuf,
         mode: u32,
+        version: FileVersion,
     },
     /// Write a read-only regular file.
     WriteFile { path: PathBuf, contents: String },
@@ -98,6 +101,36 @@ pub enum Step {
     Mask { target: PathBuf },
     /// Make an existing path read-only by binding it onto itself.
     ReadOnly { target: PathBuf },
+}
+
+/// The identity of one version of a file: an edit changes its size or
+/// times, a replacement its device or inode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FileVersion {
+    /// Device number.
+    pub device: u64,
+    /// Inode number on the device.
+    pub inode: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds and nanoseconds.
+    pub modified: (i64, i64),
+    /// Inode change time, seconds and nanoseconds.
+    pub changed: (i64, i64),
+}
+
+impl FileVersion {
+    /// Returns the version that `meta` describes.
+    pub fn of(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size: meta.size(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
 }
 
 /// Builds the list of steps for `config`. `host` is the host's root,
@@ -179,8 +212,7 @@ fn with_submount_steps(steps: Vec<Step>, host_mounts: &[PathBuf]) -> Vec<Step> {
                 writable,
             } => host_mounts
                 .iter()
-                .filter_map(|mount| mount.strip_prefix(source).ok())
-                .filter(|relative| !relative.as_os_str().is_empty())
+                .filter_map(|mount| path_below(mount, source))
                 .map(|relative| Step::RemountSubmount {
                     target: target.join(relative),
                     writable: *writable,
@@ -192,6 +224,19 @@ fn with_submount_steps(steps: Vec<Step>, host_mounts: &[PathBuf]) -> Vec<Step> {
         out.extend(submounts);
     }
     out
+}
+
+/// Returns `path` relative to `base` when it lies strictly below `base`.
+/// Both are absolute and without `.`, `..` or repeated slashes, as
+/// mountinfo and the planned sources are, so comparing bytes is enough,
+/// and cheaper than `Path::strip_prefix`, which parses components. This
+/// runs for every pair of bind and host mount.
+fn path_below<'a>(path: &'a Path, base: &Path) -> Option<&'a Path> {
+    let path = path.as_os_str().as_bytes();
+    let base = base.as_os_str().as_bytes();
+    let base = base.strip_suffix(b"/").unwrap_or(base);
+    let rest = path.strip_prefix(base)?.strip_prefix(b"/")?;
+    (!rest.is_empty()).then(|| Path::new(std::ffi::OsStr::from_bytes(rest)))
 }
 
 fn plan_host_root(host: &Path, hostname: &str, steps: &mut Vec<Step>) -> io::Result<()> {
@@ -371,6 +416,7 @@ fn plan_etc_bind(source: &Path, name: &str, steps: &mut Vec<Step>) {
             source: resolved,
             target,
             mode: mode & 0o777,
+            version: FileVersion::of(&meta),
         });
     } else {
         steps.push(Step::Bind {
@@ -527,6 +573,7 @@ fn execute(step: &Step) -> Result<(), InitError> {
             source,
             target,
             mode,
+            ..
         } => copy_file(&in_old_root(source), &in_new_root(target), *mode),
         Step::Proc { target } => proc::mount_proc(&in_new_root(target)),
         Step::Sysfs { target } => proc::mount_sysfs(&in_new_root(target)),
@@ -915,6 +962,20 @@ mod tests {
                 writable: false,
             }
         );
+    }
+
+    #[test]
+    fn path_below_takes_only_strict_descendants() {
+        let below = |path: &str, base: &str| {
+            path_below(Path::new(path), Path::new(base)).map(Path::to_path_buf)
+        };
+        assert_eq!(below("/usr/local", "/usr"), Some("local".into()));
+        assert_eq!(below("/usr/local/lib", "/usr"), Some("local/lib".into()));
+        assert_eq!(below("/usr", "/usr"), None);
+        assert_eq!(below("/usrx", "/usr"), None);
+        assert_eq!(below("/us", "/usr"), None);
+        assert_eq!(below("/proc", "/"), Some("proc".into()));
+        assert_eq!(below("/", "/"), None);
     }
 
     #[test]
