@@ -1,8 +1,8 @@
 //! Pid 1 of the sandbox and the command it executes.
 //!
 //! Pid 1 assembles the root file system (mounting proc needs a process of
-//! the new pid namespace), then forks the command and stays behind as its
-//! reaper. When the command exits, or the wall-time limit passes, pid 1
+//! the new pid namespace), then starts the command in a child that shares
+//! its memory until execve, and stays behind as its reaper. When the command exits, or the wall-time limit passes, pid 1
 //! kills every process left in the namespace with `kill(-1, SIGKILL)`, so
 //! a background process never outlives its command.
 //!
@@ -89,15 +89,13 @@ fn pid1(
 
     let (status_read, status_write) =
         pipe().map_err(|e| InitError::new("create the exec status pipe", e))?;
-    let child = sys::fork().map_err(|e| InitError::new("fork the command", e))?;
-    if child == 0 {
-        drop(status_read);
-        let failure = exec_command(request, &command, &policy, status_write.as_raw_fd());
-        send_child_failure(status_write.as_raw_fd(), failure);
-        // SAFETY: _exit ends this forked child without running the
-        // parent's atexit handlers or flushing its copied stdio buffers.
-        unsafe { libc::_exit(EXEC_FAILED_EXIT) };
-    }
+    let child = spawn_command(&CommandChild {
+        request,
+        command: &command,
+        policy: &policy,
+        status_fd: status_write.as_raw_fd(),
+    })
+    .map_err(|e| InitError::new("start the command", e))?;
     drop(status_write);
 
     if let Some(report) = read_child_failure(status_read, &command.program_name) {
@@ -193,11 +191,13 @@ fn kill_everything_else() {
     while sys::wait_pid(-1).is_ok() {}
 }
 
-/// The command's execve arguments, built before the fork.
+/// The command's execve arguments and working directory, built before
+/// the command child starts.
 struct PreparedCommand {
     program_name: String,
     program: Option<CString>,
     cwd: PathBuf,
+    cwd_c: CString,
     // The strings own the memory the pointer arrays point into.
     _argv: Vec<CString>,
     _env: Vec<CString>,
@@ -248,6 +248,8 @@ impl PreparedCommand {
             program_name: argv[0].clone(),
             program,
             cwd: config.cwd.clone(),
+            cwd_c: sys::cstring(&config.cwd)
+                .map_err(|e| InitError::at("pass the working directory", &config.cwd, e))?,
             _argv: argv_c,
             _env: env_c,
             argv_ptrs,
@@ -268,6 +270,83 @@ fn find_program(name: &str, path: &str) -> Option<PathBuf> {
             std::fs::metadata(candidate)
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// What the command child needs, in pid 1's memory.
+struct CommandChild<'a> {
+    request: &'a InitRequest,
+    command: &'a PreparedCommand,
+    policy: &'a seccomp::CompiledPolicy,
+    status_fd: libc::c_int,
+}
+
+/// Size of the command child's stack until execve.
+const CHILD_STACK_BYTES: usize = 256 << 10;
+
+/// Starts the command child and returns its pid once it executed the
+/// command or gave up.
+///
+/// The child shares pid 1's memory until execve, as `posix_spawn` and
+/// `vfork` children do (clone with CLONE_VM | CLONE_VFORK), and pid 1
+/// waits meanwhile. A fork would copy pid 1's page tables and fault in a
+/// copy of every page either process then writes, and execve would tear
+/// that copy down again. The child has its own descriptors, signal
+/// actions, credentials and seccomp filter, and it only makes system
+/// calls on its own stack; it allocates only to report a failure, while
+/// pid 1 is stopped outside the allocator.
+fn spawn_command(child: &CommandChild) -> io::Result<libc::pid_t> {
+    // SAFETY: an anonymous private mapping with these flags has no
+    // preconditions; the result is checked below.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            CHILD_STACK_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // The lowest page stays inaccessible, so an overflow faults instead of
+    // writing below the stack.
+    // SAFETY: the page lies at the start of the mapping made above.
+    let guarded = unsafe { libc::mprotect(stack, 4096, libc::PROT_NONE) };
+    let result = if guarded == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: the stack grows down from the end of a mapping that
+        // outlives the child's use of it: with CLONE_VFORK, clone returns
+        // only after the child executed the command or exited. `child`
+        // stays borrowed, and so valid, until then.
+        let pid = unsafe {
+            libc::clone(
+                run_command_child,
+                stack.cast::<u8>().add(CHILD_STACK_BYTES).cast(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (child as *const CommandChild).cast_mut().cast(),
+            )
+        };
+        sys::check(pid)
+    };
+    // SAFETY: the mapping is the one made above, and the child no longer
+    // runs on it.
+    unsafe { libc::munmap(stack, CHILD_STACK_BYTES) };
+    result
+}
+
+/// Entry point of the command child on its own stack.
+extern "C" fn run_command_child(argument: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `spawn_command` passes a pointer to a CommandChild that stays
+    // valid while pid 1 waits for this child.
+    let child = unsafe { &*argument.cast::<CommandChild>() };
+    let failure = exec_command(child.request, child.command, child.policy, child.status_fd);
+    send_child_failure(child.status_fd, failure);
+    // SAFETY: _exit ends the child without running atexit handlers, which
+    // belong to pid 1, whose memory this child shares.
+    unsafe { libc::_exit(EXEC_FAILED_EXIT) }
 }
 
 /// The reason the command child did not reach execve.
@@ -299,7 +378,8 @@ fn exec_command(
     if let Err(error) = close_inherited_fds(status_fd) {
         return setup("close inherited descriptors", error);
     }
-    if let Err(error) = std::env::set_current_dir(&command.cwd) {
+    // SAFETY: `cwd_c` is a valid C string owned by `command`.
+    if let Err(error) = sys::check(unsafe { libc::chdir(command.cwd_c.as_ptr()) }) {
         return setup(
             &format!("change directory to {}", command.cwd.display()),
             error,
