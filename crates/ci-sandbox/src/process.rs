@@ -272,7 +272,7 @@ fn find_program(name: &str, path: &str) -> Option<PathBuf> {
         })
 }
 
-/// What the command child needs, in pid 1's memory.
+/// The arguments of the command child, in pid 1's memory.
 struct CommandChild<'a> {
     request: &'a InitRequest,
     command: &'a PreparedCommand,
@@ -292,8 +292,8 @@ const CHILD_STACK_BYTES: usize = 256 << 10;
 /// copy of every page either process then writes, and execve would tear
 /// that copy down again. The child has its own descriptors, signal
 /// actions, credentials and seccomp filter, and it only makes system
-/// calls on its own stack; it allocates only to report a failure, while
-/// pid 1 is stopped outside the allocator.
+/// calls on its own stack. It allocates only to report a failure, which
+/// is safe because pid 1 is stopped outside the allocator.
 fn spawn_command(child: &CommandChild) -> io::Result<libc::pid_t> {
     // SAFETY: an anonymous private mapping with these flags has no
     // preconditions; the result is checked below.
@@ -310,6 +310,7 @@ fn spawn_command(child: &CommandChild) -> io::Result<libc::pid_t> {
     if stack == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
+
     // The lowest page stays inaccessible, so an overflow faults instead of
     // writing below the stack.
     // SAFETY: the page lies at the start of the mapping made above.
@@ -331,6 +332,7 @@ fn spawn_command(child: &CommandChild) -> io::Result<libc::pid_t> {
         };
         sys::check(pid)
     };
+
     // SAFETY: the mapping is the one made above, and the child no longer
     // runs on it.
     unsafe { libc::munmap(stack, CHILD_STACK_BYTES) };
