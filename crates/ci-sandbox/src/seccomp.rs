@@ -1186,6 +1186,12 @@ mod tests {
         assert_eq!(programs.len(), 8, "two policies, two arches, two filters");
         for (name, arch, plain, searched) in &programs {
             assert_ne!(plain, searched, "{name} ({arch}) got no number search");
+            assert!(
+                searched.len() < plain.len(),
+                "{name} ({arch}): {} instructions with the search, {} without",
+                searched.len(),
+                plain.len()
+            );
             let edges = edge_values(plain);
             // xorshift64: a fixed sequence of arbitrary argument values.
             let mut state = 0x9e37_79b9_7f4a_7c15u64;
