@@ -3,20 +3,33 @@
 # isolation and against a bare /bin/true, in one hyperfine run.
 #
 # Usage: scripts/bench-sandbox.sh [HTCI_BINARY [BASELINE_BINARY]]
-# Needs hyperfine and bwrap (Debian packages hyperfine, bubblewrap).
-# Builds the release binary first when no binary is given. A second
-# binary (an older build, say) adds a row for it, measured in the same
-# run so that both see the same machine load.
+# Needs hyperfine, bwrap and python3 (Debian packages hyperfine,
+# bubblewrap, python3). Builds the release binary first when no binary is
+# given. A second binary (an older build, say) adds a row for it,
+# measured in the same run so that both see the same machine load.
+#
+# A second part gives bwrap the same seccomp filters as htci's default
+# policy, which needs descriptors that hyperfine cannot open without a
+# shell, so scripts/bench-alternating.py times it, starting the commands
+# in turn. Run the script as the user the sandbox is for: as root, htci
+# enforces the pids limit with a cgroup, which costs more than the
+# RLIMIT_NPROC an unprivileged user gets.
 set -eu
 
 cd "$(dirname "$0")/.."
 htci=${1:-}
 baseline=${2:-}
+target_dir=${CARGO_TARGET_DIR:-target}
 if [ -z "$htci" ]; then
     cargo build --release -p ci-runner
-    htci=${CARGO_TARGET_DIR:-target}/release/htci
+    htci=$target_dir/release/htci
 fi
-for tool in hyperfine bwrap; do
+# An unprivileged user without a Rust toolchain uses the example that
+# was built along with the release binary.
+if command -v cargo >/dev/null; then
+    cargo build --release -p ci-sandbox --example seccomp_bpf
+fi
+for tool in hyperfine bwrap python3; do
     command -v "$tool" >/dev/null || { echo "bench-sandbox: $tool is not installed" >&2; exit 1; }
 done
 
@@ -52,4 +65,28 @@ echo "bench-sandbox: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut
 echo "bench-sandbox: before: $(uptime)"
 hyperfine -N --warmup 20 --runs "${BENCH_RUNS:-200}" \
     --export-markdown "${BENCH_MARKDOWN:-/dev/null}" "$@"
+echo "bench-sandbox: after hyperfine: $(uptime)"
+
+# The same filters for bwrap: guard, deny and enosys, in htci's order.
+filters=$(mktemp -d)
+trap 'rm -rf "$filters"' EXIT
+"$target_dir/release/examples/seccomp_bpf" default "$filters"
+count=$(find "$filters" -name '*.bpf' | wc -l)
+bwrap_seccomp=${bwrap_cmd% /bin/true}
+fds=
+i=0
+while [ "$i" -lt "$count" ]; do
+    bwrap_seccomp="$bwrap_seccomp --add-seccomp-fd $((10 + i))"
+    fds="$fds $((10 + i))<$filters/$i.bpf"
+    i=$((i + 1))
+done
+bwrap_seccomp="$bwrap_seccomp /bin/true$fds"
+
+echo "bench-sandbox: alternating starts, ${BENCH_ALTERNATING_RUNS:-400} rounds"
+# shellcheck disable=SC2086 # the commands are split into words on purpose
+python3 scripts/bench-alternating.py "${BENCH_ALTERNATING_RUNS:-400}" \
+    "$htci" sandbox -- /bin/true ::: \
+    $bwrap_seccomp ::: \
+    $bwrap_cmd ::: \
+    "$htci" sandbox --policy "$minimal_policy" -- /bin/true
 echo "bench-sandbox: after: $(uptime)"
