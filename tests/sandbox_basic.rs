@@ -183,6 +183,26 @@ fn symlinked_workspace_is_resolved() {
 }
 
 #[test]
+fn mounts_below_a_read_only_bind_are_read_only() {
+    // The host's /sys has mounts below it (such as /sys/fs/cgroup). A
+    // read-only bind must make each of them read-only too, or a write
+    // through one of them would reach the host.
+    let out = sh(
+        &["--bind", "/sys:/hostsys"],
+        "grep ' /hostsys' /proc/self/mountinfo | cut -d' ' -f5,6",
+    );
+    let mounts: Vec<&str> = out.lines().collect();
+    assert!(mounts.len() > 1, "no mounts below /hostsys: {out}");
+    for line in mounts {
+        let (point, options) = line.split_once(' ').unwrap();
+        let flags: Vec<&str> = options.split(',').collect();
+        assert!(flags.contains(&"ro"), "{point} is writable: {options}");
+        assert!(flags.contains(&"nosuid"), "{point} allows set-id: {options}");
+        assert!(flags.contains(&"nodev"), "{point} allows devices: {options}");
+    }
+}
+
+#[test]
 fn single_file_bind_is_read_only() {
     let dir = temp_dir();
     let file = dir.path().join("config.toml");

@@ -195,6 +195,11 @@ pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
         None => steps,
     };
 
+    // mount_setattr makes the mounts below a bind read-only together with
+    // it. Without it, each needs a remount step of its own.
+    if sys::mount_setattr_available() {
+        return Ok(steps);
+    }
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")?;
     Ok(with_submount_steps(steps, &parse_mount_points(&mountinfo)))
 }
@@ -695,7 +700,22 @@ fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), InitError> {
         None,
     )
     .map_err(|e| InitError::at(&format!("bind {} onto", source.display()), target, e))?;
-    remount_keeping_locked_flags(target, bind_flags(writable))
+    restrict_bind(target, writable)
+}
+
+/// Adds the flags of a bind (see [`bind_flags`]) to `target` and, where
+/// the kernel has mount_setattr, to every mount below it in one call.
+/// Otherwise the plan has [`Step::RemountSubmount`] steps for those.
+fn restrict_bind(target: &Path, writable: bool) -> Result<(), InitError> {
+    if !sys::mount_setattr_available() {
+        return remount_keeping_locked_flags(target, bind_flags(writable));
+    }
+    let mut set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+    if !writable {
+        set |= sys::MOUNT_ATTR_RDONLY;
+    }
+    sys::add_mount_flags_recursively(target, set)
+        .map_err(|e| InitError::at("set mount flags (mount_setattr) on", target, e))
 }
 
 /// Returns the flags of a bind: never setuid or device files, read-only
@@ -723,6 +743,14 @@ fn make_read_only(target: &Path) -> Result<(), InitError> {
         None,
     )
     .map_err(|e| InitError::at("bind onto itself", target, e))?;
+    if sys::mount_setattr_available() {
+        let set = sys::MOUNT_ATTR_RDONLY
+            | sys::MOUNT_ATTR_NOSUID
+            | sys::MOUNT_ATTR_NODEV
+            | sys::MOUNT_ATTR_NOEXEC;
+        return sys::add_mount_flags_recursively(target, set)
+            .map_err(|e| InitError::at("set mount flags (mount_setattr) on", target, e));
+    }
     // The targets are inside the sandbox's fresh proc, which has no mounts
     // below them.
     remount_keeping_locked_flags(
