@@ -11,19 +11,20 @@ use crate::rootfs::Step;
 use crate::sys;
 
 /// Paths hidden behind `/dev/null` (files) or an empty read-only tmpfs
-/// (directories). They expose kernel memory, keys, timers and hardware.
-const MASKED: &[&str] = &[
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
+/// (directories), and whether each is a directory. They expose kernel
+/// memory, keys, timers and hardware.
+const MASKED: &[(&str, bool)] = &[
+    ("/proc/acpi", true),
+    ("/proc/asound", true),
+    ("/proc/kcore", false),
+    ("/proc/keys", false),
+    ("/proc/latency_stats", false),
+    ("/proc/timer_list", false),
+    ("/proc/timer_stats", false),
+    ("/proc/sched_debug", false),
+    ("/proc/scsi", true),
+    ("/sys/firmware", true),
+    ("/sys/devices/virtual/powercap", true),
 ];
 
 /// Paths that stay visible but read-only: writing to them would change
@@ -48,9 +49,10 @@ pub fn plan(steps: &mut Vec<Step>, own_network: bool) {
             target: "/sys".into(),
         });
     }
-    for path in MASKED {
+    for (path, directory) in MASKED {
         steps.push(Step::Mask {
             target: PathBuf::from(path),
+            directory: *directory,
         });
     }
     for path in READ_ONLY {
@@ -103,7 +105,8 @@ mod tests {
         let mut steps = Vec::new();
         plan(&mut steps, true);
         assert!(steps.contains(&Step::Mask {
-            target: "/proc/kcore".into()
+            target: "/proc/kcore".into(),
+            directory: false,
         }));
         assert!(steps.contains(&Step::ReadOnly {
             target: "/proc/sys".into()

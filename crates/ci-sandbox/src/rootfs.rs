@@ -97,8 +97,8 @@ pub enum Step {
     /// Mount a private devpts instance.
     Devpts { target: PathBuf },
     /// Hide a file behind `/dev/null` or a directory behind an empty
-    /// read-only tmpfs; missing paths are skipped.
-    Mask { target: PathBuf },
+    /// read-only tmpfs, as `directory` expects; missing paths are skipped.
+    Mask { target: PathBuf, directory: bool },
     /// Make an existing path read-only by binding it onto itself.
     ReadOnly { target: PathBuf },
 }
@@ -583,7 +583,7 @@ fn execute(step: &Step) -> Result<(), InitError> {
         Step::Proc { target } => proc::mount_proc(&in_new_root(target)),
         Step::Sysfs { target } => proc::mount_sysfs(&in_new_root(target)),
         Step::Devpts { target } => dev::mount_devpts(&in_new_root(target)),
-        Step::Mask { target } => mask(&in_new_root(target)),
+        Step::Mask { target, directory } => mask(&in_new_root(target), *directory),
         Step::ReadOnly { target } => make_read_only(&in_new_root(target)),
     }
 }
@@ -732,17 +732,18 @@ fn bind_device(source: &Path, target: &Path) -> Result<(), InitError> {
 }
 
 fn make_read_only(target: &Path) -> Result<(), InitError> {
-    if fs::symlink_metadata(target).is_err() {
-        return Ok(());
-    }
-    sys::mount(
+    let bound = sys::mount(
         Some(target),
         target,
         None,
         libc::MS_BIND | libc::MS_REC,
         None,
-    )
-    .map_err(|e| InitError::at("bind onto itself", target, e))?;
+    );
+    match bound {
+        // This kernel has no such file: nothing to protect.
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        result => result.map_err(|e| InitError::at("bind onto itself", target, e))?,
+    }
     if sys::mount_setattr_available() {
         let set = sys::MOUNT_ATTR_RDONLY
             | sys::MOUNT_ATTR_NOSUID
@@ -759,24 +760,40 @@ fn make_read_only(target: &Path) -> Result<(), InitError> {
     )
 }
 
-fn mask(target: &Path) -> Result<(), InitError> {
-    let Ok(meta) = fs::symlink_metadata(target) else {
-        return Ok(());
-    };
-    if meta.is_dir() {
-        sys::mount(
-            Some(Path::new("tmpfs")),
-            target,
-            Some("tmpfs"),
-            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            Some("size=0,mode=0555"),
-        )
-        .map_err(|e| InitError::at("mask directory", target, e))
+/// Hides `target`, which the plan expects to be a directory or not. A
+/// path this kernel lacks is skipped, and a path of the other kind gets
+/// the other mask, so no stat is needed first.
+fn mask(target: &Path, directory: bool) -> Result<(), InitError> {
+    let result = if directory {
+        mask_directory(target)
     } else {
-        let null = in_old_root(Path::new("/dev/null"));
-        sys::mount(Some(&null), target, None, libc::MS_BIND, None)
-            .map_err(|e| InitError::at("mask file", target, e))
+        mask_file(target)
+    };
+    match result {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(error) if error.raw_os_error() == Some(libc::ENOTDIR) && directory => {
+            mask_file(target).map_err(|e| InitError::at("mask file", target, e))
+        }
+        Err(error) if error.raw_os_error() == Some(libc::ENOTDIR) => {
+            mask_directory(target).map_err(|e| InitError::at("mask directory", target, e))
+        }
+        result => result.map_err(|e| InitError::at("mask", target, e)),
     }
+}
+
+fn mask_directory(target: &Path) -> io::Result<()> {
+    sys::mount(
+        Some(Path::new("tmpfs")),
+        target,
+        Some("tmpfs"),
+        libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        Some("size=0,mode=0555"),
+    )
+}
+
+fn mask_file(target: &Path) -> io::Result<()> {
+    let null = in_old_root(Path::new("/dev/null"));
+    sys::mount(Some(&null), target, None, libc::MS_BIND, None)
 }
 
 /// Remounts a bind mount with `flags` added to the flags it already has.
