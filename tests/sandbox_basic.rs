@@ -197,8 +197,14 @@ fn mounts_below_a_read_only_bind_are_read_only() {
         let (point, options) = line.split_once(' ').unwrap();
         let flags: Vec<&str> = options.split(',').collect();
         assert!(flags.contains(&"ro"), "{point} is writable: {options}");
-        assert!(flags.contains(&"nosuid"), "{point} allows set-id: {options}");
-        assert!(flags.contains(&"nodev"), "{point} allows devices: {options}");
+        assert!(
+            flags.contains(&"nosuid"),
+            "{point} allows set-id: {options}"
+        );
+        assert!(
+            flags.contains(&"nodev"),
+            "{point} allows devices: {options}"
+        );
     }
 }
 
