@@ -951,3 +951,65 @@ fn nothing_survives_runner_sigkill() {
         "processes survived SIGKILL of htci"
     );
 }
+
+/// An image whose /etc links at host files: `leak` at a secret the test
+/// writes outside the image, `up` at the host's root through `..`, and
+/// `passwd` at the secret too. The image has no programs of its own; the
+/// host's /usr is bound in, with the merged-/usr links.
+fn image_linking_out(secret: &Path) -> tempfile::TempDir {
+    let image = tempfile::Builder::new()
+        .prefix("htci-escape-image-")
+        .tempdir()
+        .unwrap();
+    let root = image.path();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::create_dir_all(root.join("usr")).unwrap();
+    for name in ["bin", "lib", "lib64", "sbin"] {
+        if let Ok(link) = fs::read_link(Path::new("/").join(name)) {
+            std::os::unix::fs::symlink(link, root.join(name)).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(secret, root.join("etc/leak")).unwrap();
+    std::os::unix::fs::symlink("../../../../../..", root.join("etc/up")).unwrap();
+    std::os::unix::fs::symlink(secret, root.join("etc/passwd")).unwrap();
+    image
+}
+
+#[test]
+fn image_etc_links_do_not_reach_host_files() {
+    let secrets = tempfile::Builder::new()
+        .prefix("htci-escape-secret-")
+        .tempdir()
+        .unwrap();
+    let secret = secrets.path().join("key");
+    fs::write(&secret, "host-secret-value\n").unwrap();
+    // Readable only by its owner, the caller of htci.
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let image = image_linking_out(&secret);
+    let image_arg = image.path().to_str().unwrap();
+
+    let output = Command::new(htci())
+        .args(["sandbox", "--image", image_arg, "--bind", "/usr:/usr", "--"])
+        .args([
+            "sh",
+            "-c",
+            "cat /etc/leak; ls /etc/up/ | grep -c htci-escape-secret; cat /etc/passwd",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stdout.contains("host-secret-value"), "{stdout}");
+    assert!(!stderr.contains("host-secret-value"), "{stderr}");
+    // Inside, the links resolve in the sandbox: the secret's path does not
+    // exist there, and `up` leads to the sandbox's own root.
+    assert!(
+        stderr.contains("cat: /etc/leak: No such file or directory"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout, "0\nrunner:x:1000:1000:runner:/home/runner:/bin/bash\n",
+        "{stderr}"
+    );
+}

@@ -291,8 +291,14 @@ fn plan_image_root(
     let image_etc = image.join("etc");
     // An image whose /etc is a link is not followed out of the image.
     let image_etc_is_dir = fs::symlink_metadata(&image_etc).is_ok_and(|m| m.is_dir());
-    let passwd = fs::read_to_string(image_etc.join("passwd")).unwrap_or_default();
-    let group = fs::read_to_string(image_etc.join("group")).unwrap_or_default();
+    let read_image_file = |name: &str| {
+        image_etc_is_dir
+            .then(|| read_regular_file(&image_etc.join(name)))
+            .flatten()
+            .unwrap_or_default()
+    };
+    let passwd = read_image_file("passwd");
+    let group = read_image_file("group");
     plan_generated_etc(
         with_runner(&passwd, PASSWD_TEMPLATE),
         with_runner(&group, GROUP_TEMPLATE),
@@ -308,7 +314,7 @@ fn plan_image_root(
             .collect();
         names.sort();
         for name in &names {
-            plan_etc_bind(&image_etc.join(name), name, steps);
+            plan_image_etc_entry(&image_etc.join(name), name, steps);
         }
     }
     // The network configuration comes from the host the sandbox runs on.
@@ -317,6 +323,52 @@ fn plan_image_root(
         plan_etc_bind(&host_etc.join(name), name, steps);
     }
     Ok(())
+}
+
+/// Largest image `/etc/passwd` or `/etc/group` that is read.
+const MAX_ACCOUNT_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads an image's account file: only a regular file, never through a
+/// symbolic link, and at most [`MAX_ACCOUNT_FILE_BYTES`]. An image could
+/// otherwise name a host file (`etc/passwd -> /etc/shadow`) that htci,
+/// perhaps as root, would read and show inside the sandbox.
+fn read_regular_file(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_ACCOUNT_FILE_BYTES {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_ACCOUNT_FILE_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// Plans one entry of an image's `/etc`. A symbolic link becomes the same
+/// link in the sandbox, where it resolves inside the image; resolving it
+/// on the host would let an image point at host files
+/// (`etc/leak -> /root/.ssh/id_ed25519`). Anything else is planned as a
+/// host `/etc` entry is.
+fn plan_image_etc_entry(source: &Path, name: &str, steps: &mut Vec<Step>) {
+    match fs::symlink_metadata(source) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            if let Ok(link) = fs::read_link(source) {
+                steps.push(Step::Symlink {
+                    link,
+                    path: Path::new("/etc").join(name),
+                });
+            }
+        }
+        Ok(_) => plan_etc_bind(source, name, steps),
+        Err(_) => {}
+    }
 }
 
 /// Adds the `runner` lines of `template` to `existing`, replacing any
@@ -1007,6 +1059,74 @@ mod tests {
                 writable: false,
             }
         );
+    }
+
+    /// An image whose /etc links point at host files.
+    fn hostile_image(host: &Path) -> tempfile::TempDir {
+        let image = tempfile::tempdir().unwrap();
+        fs::create_dir_all(image.path().join("etc")).unwrap();
+        fs::create_dir_all(image.path().join("usr")).unwrap();
+        let secret = host.join("secret");
+        fs::write(&secret, "host secret\n").unwrap();
+        std::os::unix::fs::symlink(&secret, image.path().join("etc/leak")).unwrap();
+        std::os::unix::fs::symlink("../../../..", image.path().join("etc/up")).unwrap();
+        std::os::unix::fs::symlink(&secret, image.path().join("etc/passwd")).unwrap();
+        fs::write(image.path().join("etc/group"), "wheel:x:10:\n").unwrap();
+        image
+    }
+
+    #[test]
+    fn image_etc_links_stay_links() {
+        let host = fake_host();
+        let image = hostile_image(host.path());
+        let config = SandboxConfig {
+            root: RootFs::Dir(image.path().to_path_buf()),
+            ..SandboxConfig::default()
+        };
+        let steps = plan(&config, host.path()).unwrap();
+        assert!(steps.contains(&Step::Symlink {
+            link: host.path().join("secret"),
+            path: "/etc/leak".into(),
+        }));
+        assert!(steps.contains(&Step::Symlink {
+            link: "../../../..".into(),
+            path: "/etc/up".into(),
+        }));
+        let sources: Vec<&PathBuf> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Bind { source, .. } | Step::CopyFile { source, .. } => Some(source),
+                _ => None,
+            })
+            .collect();
+        let secret = host.path().join("secret");
+        assert!(!sources.contains(&&secret), "{sources:?}");
+    }
+
+    #[test]
+    fn image_account_files_are_not_read_through_links() {
+        let host = fake_host();
+        let image = hostile_image(host.path());
+        let config = SandboxConfig {
+            root: RootFs::Dir(image.path().to_path_buf()),
+            ..SandboxConfig::default()
+        };
+        let steps = plan(&config, host.path()).unwrap();
+        let written = |name: &str| {
+            steps
+                .iter()
+                .find_map(|s| match s {
+                    Step::WriteFile { path, contents } if path == Path::new(name) => {
+                        Some(contents.clone())
+                    }
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let passwd = written("/etc/passwd");
+        assert!(!passwd.contains("host secret"), "{passwd}");
+        assert!(passwd.starts_with("runner:x:1000:1000:"), "{passwd}");
+        assert!(written("/etc/group").starts_with("wheel:x:10:\nrunner:x:1000:"));
     }
 
     #[test]
