@@ -16,8 +16,10 @@
 //! as the plan saw them), so editing a host file (even `resolv.conf`)
 //! selects a new directory. A directory is
 //! built under a temporary name and renamed into place, so concurrent
-//! sandboxes never see half of one. Directories unused for a week are
-//! removed when a new one is built; no job runs that long.
+//! sandboxes never see half of one. Each start lists the directory once
+//! and builds it again when a name is missing, extra or of the wrong kind.
+//! Directories older than a week are removed when a new one is built; no
+//! job runs that long.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -58,9 +60,23 @@ pub fn use_cache(steps: &[Step], cache_root: &Path) -> io::Result<Vec<Step>> {
         .iter()
         .filter(|s| is_cached_step(s) || is_etc_bind(s))
         .collect();
-    let entry = cache_root.join(format!("{ENTRY_PREFIX}{:016x}", fingerprint(&cached)));
-    if !entry.is_dir() {
-        build(cache_root, &entry, &cached)?;
+    // Whether each bind's source is a directory, stated once for both
+    // the hash and the check below.
+    let directories: Vec<bool> = cached
+        .iter()
+        .map(|step| matches!(step, Step::Bind { source, .. } if source.is_dir()))
+        .collect();
+    let key = fingerprint(&cached, &directories);
+    let entry = cache_root.join(format!("{ENTRY_PREFIX}{key:016x}"));
+    match has_expected_entries(&entry, &cached, &directories) {
+        Ok(true) => {}
+        Ok(false) => {
+            // Damaged, say by hand: set aside and built again, because a
+            // missing mount point would stop every later sandbox.
+            discard(cache_root, &entry)?;
+            build(cache_root, &entry, &cached, &directories)?;
+        }
+        Err(_) => build(cache_root, &entry, &cached, &directories)?,
     }
     // Bind sources must be free of symbolic links (see rootfs).
     let entry = fs::canonicalize(&entry)?;
@@ -81,6 +97,72 @@ pub fn use_cache(steps: &[Step], cache_root: &Path) -> io::Result<Vec<Step>> {
     Ok(out)
 }
 
+/// The kind of an entry of the cache directory.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    File,
+    Directory,
+    Link,
+}
+
+/// Returns whether the directory `entry` contains exactly the names that
+/// `steps` create, each of the right kind, from one directory listing.
+/// Fails when `entry` cannot be listed (it is missing, say).
+///
+/// NOTE: the contents of the files are not checked. The cache is the
+/// user's, and a process of the same user can change it as it can change
+/// anything else in that home directory; a sandbox never sees it writable
+/// unless the user binds it so.
+fn has_expected_entries(entry: &Path, steps: &[&Step], directories: &[bool]) -> io::Result<bool> {
+    let name_in_etc = |path: &Path| {
+        path.strip_prefix("/etc")
+            .ok()
+            .and_then(|rest| rest.components().next())
+            .map(|first| first.as_os_str().to_owned())
+    };
+    let mut expected: Vec<_> = steps
+        .iter()
+        .zip(directories)
+        .filter_map(|(step, directory)| match step {
+            Step::WriteFile { path, .. } => Some((name_in_etc(path)?, Kind::File)),
+            Step::CopyFile { target, .. } => Some((name_in_etc(target)?, Kind::File)),
+            Step::Symlink { path, .. } => Some((name_in_etc(path)?, Kind::Link)),
+            Step::Bind { target, .. } => {
+                let kind = if *directory {
+                    Kind::Directory
+                } else {
+                    Kind::File
+                };
+                Some((name_in_etc(target)?, kind))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut found = Vec::with_capacity(expected.len());
+    for child in fs::read_dir(entry)? {
+        let child = child?;
+        let file_type = child.file_type()?;
+        let kind = if file_type.is_symlink() {
+            Kind::Link
+        } else if file_type.is_dir() {
+            Kind::Directory
+        } else {
+            Kind::File
+        };
+        found.push((child.file_name(), kind));
+    }
+    expected.sort();
+    found.sort();
+    Ok(expected == found)
+}
+
+/// Moves a damaged cache directory aside and removes it.
+fn discard(cache_root: &Path, entry: &Path) -> io::Result<()> {
+    let aside = cache_root.join(format!("{BUILDING_PREFIX}{}-discarded", std::process::id()));
+    fs::rename(entry, &aside)?;
+    fs::remove_dir_all(&aside)
+}
+
 /// Returns whether the cache directory contains the result of `step`.
 fn is_cached_step(step: &Step) -> bool {
     match step {
@@ -99,10 +181,10 @@ fn is_etc_bind(step: &Step) -> bool {
 
 /// Hashes what the cache directory for `steps` contains. A copied file
 /// counts with the version the plan saw, so this reads no file.
-fn fingerprint(steps: &[&Step]) -> u64 {
+fn fingerprint(steps: &[&Step], directories: &[bool]) -> u64 {
     let mut hasher = DefaultHasher::new();
     FORMAT_VERSION.hash(&mut hasher);
-    for step in steps {
+    for (step, directory) in steps.iter().zip(directories) {
         match step {
             Step::Mkdir { path, mode } => ("mkdir", path, mode).hash(&mut hasher),
             Step::WriteFile { path, contents } => ("write", path, contents).hash(&mut hasher),
@@ -113,9 +195,7 @@ fn fingerprint(steps: &[&Step]) -> u64 {
                 mode,
                 version,
             } => ("copy", source, target, mode, version).hash(&mut hasher),
-            Step::Bind { source, target, .. } => {
-                ("mount point", target, source.is_dir()).hash(&mut hasher);
-            }
+            Step::Bind { target, .. } => ("mount point", target, directory).hash(&mut hasher),
             _ => {}
         }
     }
@@ -125,7 +205,7 @@ fn fingerprint(steps: &[&Step]) -> u64 {
 /// Builds the directory `entry` for `steps` under a temporary name and
 /// renames it into place. Another process may finish the same entry
 /// first; its directory is then used.
-fn build(cache_root: &Path, entry: &Path, steps: &[&Step]) -> io::Result<()> {
+fn build(cache_root: &Path, entry: &Path, steps: &[&Step], directories: &[bool]) -> io::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -135,7 +215,7 @@ fn build(cache_root: &Path, entry: &Path, steps: &[&Step]) -> io::Result<()> {
         .map_or(0, |d| d.subsec_nanos());
     let building = cache_root.join(format!("{BUILDING_PREFIX}{}-{nanos}", std::process::id()));
     fs::create_dir(&building)?;
-    let result = fill(&building, steps).and_then(|()| fs::rename(&building, entry));
+    let result = fill(&building, steps, directories).and_then(|()| fs::rename(&building, entry));
     if let Err(error) = result {
         let _ = fs::remove_dir_all(&building);
         if entry.is_dir() {
@@ -148,9 +228,9 @@ fn build(cache_root: &Path, entry: &Path, steps: &[&Step]) -> io::Result<()> {
 }
 
 /// Creates the results of `steps` in `dir`, which becomes `/etc`.
-fn fill(dir: &Path, steps: &[&Step]) -> io::Result<()> {
+fn fill(dir: &Path, steps: &[&Step], directories: &[bool]) -> io::Result<()> {
     let inside = |path: &Path| dir.join(path.strip_prefix("/etc").unwrap_or(path));
-    for step in steps {
+    for (step, directory) in steps.iter().zip(directories) {
         match step {
             Step::Mkdir { mode, .. } => {
                 fs::set_permissions(dir, fs::Permissions::from_mode(*mode))?;
@@ -168,10 +248,10 @@ fn fill(dir: &Path, steps: &[&Step]) -> io::Result<()> {
                 make_parent(&inside(path))?;
                 std::os::unix::fs::symlink(link, inside(path))?;
             }
-            Step::Bind { source, target, .. } => {
+            Step::Bind { target, .. } => {
                 let point = inside(target);
                 make_parent(&point)?;
-                if source.is_dir() {
+                if *directory {
                     fs::create_dir(&point)?;
                     fs::set_permissions(&point, fs::Permissions::from_mode(0o755))?;
                 } else {
@@ -380,11 +460,46 @@ mod tests {
         let entry = entries(cache.path()).remove(0);
         // A file changed behind the cache's back shows that the second
         // call did not write the directory again.
-        fs::write(entry.join("marker"), "kept").unwrap();
+        fs::write(entry.join("hosts"), "kept").unwrap();
         let second = use_cache(&etc_steps(host.path()), cache.path()).unwrap();
         assert_eq!(first, second);
         assert_eq!(entries(cache.path()), vec![entry.clone()]);
-        assert_eq!(fs::read_to_string(entry.join("marker")).unwrap(), "kept");
+        assert_eq!(fs::read_to_string(entry.join("hosts")).unwrap(), "kept");
+    }
+
+    #[test]
+    fn damaged_directory_is_built_again() {
+        let host = fake_host();
+        let cache = tempfile::tempdir().unwrap();
+        use_cache(&etc_steps(host.path()), cache.path()).unwrap();
+        let entry = entries(cache.path()).remove(0);
+        // A missing mount point and a file that does not belong.
+        fs::remove_dir(entry.join("ssl")).unwrap();
+        fs::write(entry.join("ld.so.preload"), "/tmp/evil.so\n").unwrap();
+
+        use_cache(&etc_steps(host.path()), cache.path()).unwrap();
+        assert_eq!(entries(cache.path()), vec![entry.clone()]);
+        assert!(entry.join("ssl").is_dir());
+        assert!(!entry.join("ld.so.preload").exists());
+        assert_eq!(
+            fs::read_to_string(entry.join("hosts")).unwrap(),
+            "127.0.0.1 localhost\n"
+        );
+    }
+
+    #[test]
+    fn empty_directory_is_built_again() {
+        let host = fake_host();
+        let cache = tempfile::tempdir().unwrap();
+        use_cache(&etc_steps(host.path()), cache.path()).unwrap();
+        let entry = entries(cache.path()).remove(0);
+        fs::remove_dir_all(&entry).unwrap();
+        fs::create_dir(&entry).unwrap();
+
+        use_cache(&etc_steps(host.path()), cache.path()).unwrap();
+        assert!(entry.join("passwd").is_file());
+        assert!(entry.join("ssl").is_dir());
+        assert_eq!(entries(cache.path()), vec![entry]);
     }
 
     #[test]
