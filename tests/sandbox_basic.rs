@@ -750,6 +750,33 @@ fn sigterm_is_forwarded_to_the_command() {
 }
 
 #[test]
+fn user_signals_are_forwarded_to_the_command() {
+    for (signal, name) in [(libc::SIGUSR1, "USR1"), (libc::SIGUSR2, "USR2")] {
+        let script = format!(
+            "trap 'echo got-{name}; exit 5' {name}; echo ready; while :; do sleep 0.1; done"
+        );
+        let mut htci_process = Command::new(htci())
+            .args(["sandbox", "--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout_pipe = htci_process.stdout.take().unwrap();
+        let mut ready = [0u8; 6];
+        stdout_pipe.read_exact(&mut ready).unwrap();
+        assert_eq!(&ready, b"ready\n");
+
+        // SAFETY: kill takes integers only; the pid is our own child.
+        unsafe { libc::kill(htci_process.id() as libc::pid_t, signal) };
+        let status = htci_process.wait().unwrap();
+        let mut rest = String::new();
+        stdout_pipe.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, format!("got-{name}\n"));
+        assert_eq!(status.code(), Some(5), "{name}");
+    }
+}
+
+#[test]
 fn ctrl_c_reaches_the_command() {
     // A terminal sends ^C (SIGINT) to the whole foreground process group:
     // htci ignores it and the sandbox's init forwards it to the command.

@@ -174,8 +174,11 @@ fn ignore_terminal_signals() {
     }
 }
 
-/// Signals that `htci sandbox` passes on to the command instead of dying.
-const TERMINATION_SIGNALS: [libc::c_int; 2] = [libc::SIGTERM, libc::SIGHUP];
+/// Signals that `htci sandbox` passes on to the command instead of dying:
+/// the ones pid 1 forwards, except SIGINT and SIGQUIT, which a terminal
+/// sends to pid 1 directly (see [`ignore_terminal_signals`]).
+const TERMINATION_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
 
 /// Host pid of the sandbox's init, 0 until it runs.
 static INIT_PID: AtomicI32 = AtomicI32::new(0);
