@@ -230,7 +230,7 @@ impl PreparedCommand {
             .rev()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_str());
-        let program = find_program(&argv[0], path.unwrap_or("/usr/bin:/bin"))
+        let program = find_program(&argv[0], path.unwrap_or("/usr/bin:/bin"), &config.cwd)
             .map(|p| CString::new(p.as_os_str().as_bytes()))
             .transpose()
             .map_err(|_| {
@@ -258,14 +258,16 @@ impl PreparedCommand {
     }
 }
 
-/// Resolves `name` like execvp, through the sandbox's `PATH`.
-fn find_program(name: &str, path: &str) -> Option<PathBuf> {
+/// Resolves `name` like execvp, through the sandbox's `PATH`. Relative
+/// `PATH` entries are relative to `cwd`, the command's working directory,
+/// as they are for execvp in the command.
+fn find_program(name: &str, path: &str, cwd: &Path) -> Option<PathBuf> {
     if name.contains('/') {
         return Some(PathBuf::from(name));
     }
     path.split(':')
         .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(name))
+        .map(|dir| cwd.join(dir).join(name))
         .find(|candidate| {
             std::fs::metadata(candidate)
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -492,7 +494,7 @@ mod tests {
     #[test]
     fn program_with_slash_is_taken_as_is() {
         assert_eq!(
-            find_program("./run.sh", ""),
+            find_program("./run.sh", "", Path::new("/")),
             Some(PathBuf::from("./run.sh"))
         );
     }
@@ -500,9 +502,28 @@ mod tests {
     #[test]
     fn program_is_found_on_path() {
         assert_eq!(
-            find_program("sh", "/nonexistent:/bin"),
+            find_program("sh", "/nonexistent:/bin", Path::new("/tmp")),
             Some(PathBuf::from("/bin/sh"))
         );
-        assert_eq!(find_program("no-such-program-xyz", "/bin"), None);
+        assert_eq!(
+            find_program("no-such-program-xyz", "/bin", Path::new("/")),
+            None
+        );
+    }
+
+    #[test]
+    fn relative_path_entries_start_at_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let tools = dir.path().join("tools");
+        std::fs::create_dir(&tools).unwrap();
+        let program = tools.join("prog");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        assert_eq!(
+            find_program("prog", "tools:/bin", dir.path()),
+            Some(program)
+        );
+        assert_eq!(find_program("prog", "tools", Path::new("/")), None);
     }
 }
