@@ -188,8 +188,8 @@ pub fn plan(config: &SandboxConfig, host: &Path) -> io::Result<Vec<Step>> {
     dev::plan(&mut steps);
     proc::plan(&mut steps, config.network != crate::Network::Host);
 
-    // Without a usable cache the files are written into the root tmpfs,
-    // as the steps say; the sandbox looks the same either way.
+    // Without a usable cache the steps write the files into the root
+    // tmpfs. The sandbox looks the same either way.
     let steps = match &config.etc_cache {
         Some(cache) => etc_cache::use_cache(&steps, cache).unwrap_or(steps),
         None => steps,
@@ -352,10 +352,10 @@ fn read_regular_file(path: &Path) -> Option<String> {
 }
 
 /// Plans one entry of an image's `/etc`. A symbolic link becomes the same
-/// link in the sandbox, where it resolves inside the image; resolving it
-/// on the host would let an image point at host files
-/// (`etc/leak -> /root/.ssh/id_ed25519`). Anything else is planned as a
-/// host `/etc` entry is.
+/// link in the sandbox, where it resolves inside the image. Resolved on
+/// the host, it could point at host files (`etc/leak ->
+/// /root/.ssh/id_ed25519`). Anything else is planned as a host `/etc`
+/// entry is.
 fn plan_image_etc_entry(source: &Path, name: &str, steps: &mut Vec<Step>) {
     match fs::symlink_metadata(source) {
         Ok(meta) if meta.file_type().is_symlink() => {
@@ -1061,7 +1061,7 @@ mod tests {
         );
     }
 
-    /// An image whose /etc links point at host files.
+    /// Creates an image whose /etc links point at host files.
     fn hostile_image(host: &Path) -> tempfile::TempDir {
         let image = tempfile::tempdir().unwrap();
         fs::create_dir_all(image.path().join("etc")).unwrap();

@@ -655,8 +655,8 @@ impl SandboxChild {
         }
         let outcome = self.outcome.expect("the loop ends with an outcome");
         // Marked as waited so that Drop does not wait for the init. Drop
-        // still closes the lifeline, which the init, already ending,
-        // answers by killing a pid 1 that is exiting anyway.
+        // still closes the lifeline, and the init, already ending, then
+        // kills a pid 1 that is exiting anyway.
         self.waited = true;
         Ok(outcome)
     }
