@@ -752,20 +752,27 @@ fn bind(source: &Path, target: &Path, writable: bool) -> Result<(), InitError> {
         None,
     )
     .map_err(|e| InitError::at(&format!("bind {} onto", source.display()), target, e))?;
-    restrict_bind(target, writable)
+    add_mount_flags(target, bind_flags(writable))
 }
 
-/// Adds the flags of a bind (see [`bind_flags`]) to `target` and, where
-/// the kernel has mount_setattr, to every mount below it in one call.
-/// Otherwise the plan has [`Step::RemountSubmount`] steps for those.
-fn restrict_bind(target: &Path, writable: bool) -> Result<(), InitError> {
+/// Adds the `MS_*` mount flags `flags` (read-only, nosuid, nodev,
+/// noexec) to `target` and, where the kernel has mount_setattr, to every
+/// mount below it in one call. Otherwise `target` is remounted alone, and
+/// the plan has [`Step::RemountSubmount`] steps for the mounts below it.
+fn add_mount_flags(target: &Path, flags: libc::c_ulong) -> Result<(), InitError> {
     if !sys::mount_setattr_available() {
-        return remount_keeping_locked_flags(target, bind_flags(writable));
+        return remount_keeping_locked_flags(target, flags);
     }
-    let mut set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
-    if !writable {
-        set |= sys::MOUNT_ATTR_RDONLY;
-    }
+    let attributes = [
+        (libc::MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, sys::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, sys::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, sys::MOUNT_ATTR_NOEXEC),
+    ];
+    let set = attributes
+        .iter()
+        .filter(|(flag, _)| flags & flag != 0)
+        .fold(0, |set, (_, attribute)| set | attribute);
     sys::add_mount_flags_recursively(target, set)
         .map_err(|e| InitError::at("set mount flags (mount_setattr) on", target, e))
 }
@@ -796,17 +803,9 @@ fn make_read_only(target: &Path) -> Result<(), InitError> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
         result => result.map_err(|e| InitError::at("bind onto itself", target, e))?,
     }
-    if sys::mount_setattr_available() {
-        let set = sys::MOUNT_ATTR_RDONLY
-            | sys::MOUNT_ATTR_NOSUID
-            | sys::MOUNT_ATTR_NODEV
-            | sys::MOUNT_ATTR_NOEXEC;
-        return sys::add_mount_flags_recursively(target, set)
-            .map_err(|e| InitError::at("set mount flags (mount_setattr) on", target, e));
-    }
     // The targets are inside the sandbox's fresh proc, which has no mounts
-    // below them.
-    remount_keeping_locked_flags(
+    // below them, so the remount alone covers them on older kernels.
+    add_mount_flags(
         target,
         libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
     )
