@@ -593,13 +593,7 @@ impl SandboxChild {
         if let (true, Some(outcome)) = (self.waited, self.outcome) {
             return Ok(outcome);
         }
-        while self.outcome.is_none() {
-            match self.next_report()? {
-                Some(Report::Finished(outcome)) => self.outcome = Some(outcome),
-                Some(_) => {}
-                None => break,
-            }
-        }
+        self.read_final_report()?;
         self.lifeline = None;
         let status = self.init.wait().map_err(|source| SandboxError::Protocol {
             operation: "wait for",
@@ -628,6 +622,19 @@ impl SandboxChild {
         Ok(outcome)
     }
 
+    /// Reads reports until pid 1's final one and returns its outcome, or
+    /// `None` when the reports end without it (pid 1 was killed).
+    fn read_final_report(&mut self) -> Result<Option<ExitOutcome>> {
+        while self.outcome.is_none() {
+            match self.next_report()? {
+                Some(Report::Finished(outcome)) => self.outcome = Some(outcome),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok(self.outcome)
+    }
+
     /// Waits for the command to end, like [`SandboxChild::wait`], but
     /// does not wait for the init and pid 1 to exit, for a caller that
     /// exits right after.
@@ -646,14 +653,9 @@ impl SandboxChild {
         if self.cgroups.is_some() || self.has_pasta {
             return self.wait();
         }
-        while self.outcome.is_none() {
-            match self.next_report()? {
-                Some(Report::Finished(outcome)) => self.outcome = Some(outcome),
-                Some(_) => {}
-                None => return self.wait(),
-            }
-        }
-        let outcome = self.outcome.expect("the loop ends with an outcome");
+        let Some(outcome) = self.read_final_report()? else {
+            return self.wait();
+        };
         // Marked as waited so that Drop does not wait for the init. Drop
         // still closes the lifeline, and the init, already ending, then
         // kills a pid 1 that is exiting anyway.
