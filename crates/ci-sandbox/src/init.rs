@@ -214,8 +214,7 @@ pub(crate) fn start_in_place(
     request: &InitRequest,
     report_write: OwnedFd,
 ) -> Result<libc::pid_t, InitError> {
-    let mut pid1_signals = FORWARDED_SIGNALS.to_vec();
-    pid1_signals.push(libc::SIGCHLD);
+    let pid1_signals = pid1_signals();
     // Blocked before the fork, so that pid 1 loses no signal before it
     // waits for them. The caller's own mask is restored afterwards.
     let old_mask =
@@ -257,11 +256,7 @@ fn run_pid1_in_place(
     // The sandboxed processes may read /proc/1/cmdline, which would show
     // the caller's whole command line.
     crate::sandbox::replace_command_line(INIT_MARKER.as_bytes());
-    for &signal in pid1_signals {
-        // SAFETY: SIG_DFL is a valid disposition, and the signal is
-        // blocked, so the default action cannot run before pid 1 waits.
-        unsafe { libc::signal(signal, libc::SIG_DFL) };
-    }
+    reset_blocked_actions(pid1_signals);
     let setup = sys::set_cloexec(report_write.as_raw_fd(), true)
         .map_err(|e| InitError::new("fcntl", e))
         .and_then(|()| namespaces::unshare(libc::CLONE_NEWNS));
@@ -282,15 +277,26 @@ fn run_pid1_in_place(
 /// (htci sandbox ignores ^C) stays ignored across execve, and the kernel
 /// discards an ignored signal instead of queueing it for signalfd.
 fn take_over_signals() -> io::Result<()> {
-    let mut blocked = FORWARDED_SIGNALS.to_vec();
-    blocked.push(libc::SIGCHLD);
+    let blocked = pid1_signals();
     sys::block_signals(&blocked)?;
-    for signal in blocked {
+    reset_blocked_actions(&blocked);
+    Ok(())
+}
+
+/// Returns the signals pid 1 waits for: the forwarded ones and SIGCHLD.
+fn pid1_signals() -> Vec<libc::c_int> {
+    let mut signals = FORWARDED_SIGNALS.to_vec();
+    signals.push(libc::SIGCHLD);
+    signals
+}
+
+/// Sets the actions of `signals`, which the caller blocked, to the default.
+fn reset_blocked_actions(signals: &[libc::c_int]) {
+    for &signal in signals {
         // SAFETY: SIG_DFL is a valid disposition, and the signal is
         // blocked, so the default action cannot run before pid 1 waits.
         unsafe { libc::signal(signal, libc::SIG_DFL) };
     }
-    Ok(())
 }
 
 /// Waits for pid 1 while forwarding signals to it; kills it when the
