@@ -183,7 +183,7 @@ fn symlinked_workspace_is_resolved() {
 }
 
 #[test]
-fn mounts_below_a_read_only_bind_are_read_only() {
+fn read_only_bind_submounts_are_read_only() {
     // The host's /sys has mounts below it (such as /sys/fs/cgroup). A
     // read-only bind must make each of them read-only too, or a write
     // through one of them would reach the host.
@@ -245,7 +245,7 @@ fn sandbox_with_cache(cache: Option<&Path>, args: &[&str]) -> Output {
     command.output().expect("htci runs")
 }
 
-/// The cache entries `htci sandbox` made under `cache`.
+/// Returns the names of the cache entries `htci sandbox` made under `cache`.
 fn etc_cache_entries(cache: &Path) -> Vec<String> {
     let dir = cache.join("hashtree-ci/sandbox-etc");
     let mut names: Vec<String> = fs::read_dir(&dir)
@@ -726,11 +726,20 @@ fn killed_runner_takes_the_sandbox_down() {
     );
 }
 
-#[test]
-fn sigterm_is_forwarded_to_the_command() {
+/// Starts `htci sandbox` with a shell that traps `trap_name` by printing
+/// `word` and exiting with `code`, sends `signal` to htci once the shell
+/// is ready, and returns what the shell printed then and htci's exit code.
+fn send_trapped_signal(
+    signal: libc::c_int,
+    trap_name: &str,
+    word: &str,
+    code: i32,
+) -> (String, Option<i32>) {
+    let script = format!(
+        "trap 'echo {word}; exit {code}' {trap_name}; echo ready; while :; do sleep 0.1; done"
+    );
     let mut htci_process = Command::new(htci())
-        .args(["sandbox", "--", "sh", "-c"])
-        .arg("trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done")
+        .args(["sandbox", "--", "sh", "-c", &script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -741,38 +750,27 @@ fn sigterm_is_forwarded_to_the_command() {
     assert_eq!(&ready, b"ready\n");
 
     // SAFETY: kill takes integers only; the pid is our own child.
-    unsafe { libc::kill(htci_process.id() as libc::pid_t, libc::SIGTERM) };
+    unsafe { libc::kill(htci_process.id() as libc::pid_t, signal) };
     let status = htci_process.wait().unwrap();
     let mut rest = String::new();
     stdout_pipe.read_to_string(&mut rest).unwrap();
-    assert_eq!(rest, "got-term\n");
-    assert_eq!(status.code(), Some(7));
+    (rest, status.code())
+}
+
+#[test]
+fn sigterm_is_forwarded_to_the_command() {
+    let (output, code) = send_trapped_signal(libc::SIGTERM, "TERM", "got-term", 7);
+    assert_eq!(output, "got-term\n");
+    assert_eq!(code, Some(7));
 }
 
 #[test]
 fn user_signals_are_forwarded_to_the_command() {
     for (signal, name) in [(libc::SIGUSR1, "USR1"), (libc::SIGUSR2, "USR2")] {
-        let script = format!(
-            "trap 'echo got-{name}; exit 5' {name}; echo ready; while :; do sleep 0.1; done"
-        );
-        let mut htci_process = Command::new(htci())
-            .args(["sandbox", "--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout_pipe = htci_process.stdout.take().unwrap();
-        let mut ready = [0u8; 6];
-        stdout_pipe.read_exact(&mut ready).unwrap();
-        assert_eq!(&ready, b"ready\n");
-
-        // SAFETY: kill takes integers only; the pid is our own child.
-        unsafe { libc::kill(htci_process.id() as libc::pid_t, signal) };
-        let status = htci_process.wait().unwrap();
-        let mut rest = String::new();
-        stdout_pipe.read_to_string(&mut rest).unwrap();
-        assert_eq!(rest, format!("got-{name}\n"));
-        assert_eq!(status.code(), Some(5), "{name}");
+        let word = format!("got-{name}");
+        let (output, code) = send_trapped_signal(signal, name, &word, 5);
+        assert_eq!(output, format!("{word}\n"));
+        assert_eq!(code, Some(5), "{name}");
     }
 }
 

@@ -952,10 +952,10 @@ fn nothing_survives_runner_sigkill() {
     );
 }
 
-/// An image whose /etc links at host files: `leak` at a secret the test
-/// writes outside the image, `up` at the host's root through `..`, and
-/// `passwd` at the secret too. The image has no programs of its own; the
-/// host's /usr is bound in, with the merged-/usr links.
+/// Creates an image whose /etc links point at host files: `leak` and
+/// `passwd` at a secret the test writes outside the image, `up` at the
+/// host's root through `..`. The image has no programs of its own, so the
+/// test binds the host's /usr in, and the image has the merged-/usr links.
 fn image_linking_out(secret: &Path) -> tempfile::TempDir {
     let image = tempfile::Builder::new()
         .prefix("htci-escape-image-")

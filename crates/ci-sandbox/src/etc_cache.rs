@@ -110,9 +110,9 @@ enum Kind {
 /// Fails when `entry` cannot be listed (it is missing, say).
 ///
 /// NOTE: the contents of the files are not checked. The cache is the
-/// user's, and a process of the same user can change it as it can change
-/// anything else in that home directory; a sandbox never sees it writable
-/// unless the user binds it so.
+/// user's, so a process of the same user can change it as it can change
+/// anything else in that home directory. A sandbox gets it writable only
+/// when the user binds it so.
 fn has_expected_entries(entry: &Path, steps: &[&Step], directories: &[bool]) -> io::Result<bool> {
     let name_in_etc = |path: &Path| {
         path.strip_prefix("/etc")

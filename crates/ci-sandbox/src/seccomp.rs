@@ -1139,7 +1139,7 @@ mod tests {
         assert!(policy.program(&format!("{}.deny", policy.arch())).is_some());
     }
 
-    /// Each filter of the built-in policies, as seccompiler compiles it
+    /// Compiles each filter of the built-in policies with seccompiler alone
     /// and with the number search in front: (name, arch, plain, searched).
     fn plain_and_searched() -> Vec<(String, &'static str, BpfProgram, BpfProgram)> {
         let mut out = Vec::new();
@@ -1164,8 +1164,8 @@ mod tests {
         out
     }
 
-    /// Every constant the program compares with, and its neighbours: the
-    /// argument values where a rule's verdict can change.
+    /// Returns every constant the program compares with, and its
+    /// neighbours: the argument values where a rule's verdict can change.
     fn edge_values(program: &[sock_filter]) -> Vec<u32> {
         let mut values = vec![0, 1, u32::MAX];
         for insn in program {
